@@ -1,0 +1,55 @@
+"""Domain errors carry their HTTP status; one handler renders them all the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DisconnectionError, OperationalError
+
+
+class DomainError(Exception):
+    def __init__(self, status_code: int, code: str, message: str, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+class NotFound(DomainError):
+    def __init__(self, what: str, ident: object):
+        super().__init__(404, "not_found", f"{what} {ident} does not exist")
+
+
+class Conflict(DomainError):
+    def __init__(self, message: str, details: dict[str, Any] | None = None):
+        super().__init__(409, "conflict", message, details)
+
+
+class Invalid(DomainError):
+    def __init__(self, message: str, *, field: str | None = None, details: dict[str, Any] | None = None):
+        merged = dict(details or {})
+        if field is not None:
+            merged["field"] = field
+        super().__init__(422, "invalid", message, merged)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"detail": {"code": exc.code, "message": exc.message, **exc.details}},
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DisconnectionError)
+    async def _database_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+        # A restarting database is a temporary condition, not a server bug.
+        return JSONResponse(
+            status_code=503,
+            content={"detail": {"code": "database_unavailable", "message": "database unavailable, retry"}},
+            headers={"Retry-After": "2"},
+        )

@@ -1,0 +1,58 @@
+"""The service's one typed configuration, read once from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=REPO_ROOT / "data", description="SQLite database, broker, artifacts, models."
+    )
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite under data_dir.")
+    celery_broker_url: str = Field(
+        default="", description="Celery broker; empty means the embedded SQLite broker."
+    )
+    default_model: str = "smollm2-135m"
+    # Upload limits: checked while streaming, before anything is parsed or stored.
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_line_bytes: int = 1024 * 1024
+    max_json_depth: int = 32
+    max_examples: int = 1_000_000
+    frontend_dist: Path = Field(default=REPO_ROOT / "frontend" / "dist")
+    job_lease_seconds: int = 120
+    # Redis redelivers unacknowledged messages after this; it must exceed the longest job.
+    broker_visibility_timeout_s: int = 7 * 24 * 3600
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'apprentice.db'}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        if self.celery_broker_url:
+            return self.celery_broker_url
+        return f"sqla+sqlite:///{self.data_dir / 'broker.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ScorerName = Literal["exact", "contains", "regex", "json_match", "choice", "tool_calls"]
+
+
+class SkillCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f/\\]+$")
+    description: str = Field(default="", max_length=10_000)
+    teacher_template: str | None = Field(
+        default=None,
+        max_length=20_000,
+        description="Teacher prompt template with {prompt} and {demonstration} (and optional {context}); "
+        "empty means the paper's template.",
+    )
+    scorer: ScorerName = "exact"
+    scorer_config: dict[str, Any] = Field(default_factory=dict)
+
+
+class SkillRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str
+    teacher_template: str | None
+    scorer: str
+    scorer_config: dict[str, Any]
+    created_at: datetime
