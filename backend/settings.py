@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     max_examples: int = 1_000_000
     frontend_dist: Path = Field(default=REPO_ROOT / "frontend" / "dist")
     job_lease_seconds: int = 120
+    reconcile_interval_s: float = 15.0
+    # Local model folders are accepted only under these roots (plus data_dir/models).
+    model_roots: list[Path] = Field(default_factory=list)
     # Redis redelivers unacknowledged messages after this; it must exceed the longest job.
     broker_visibility_timeout_s: int = 7 * 24 * 3600
 

@@ -45,6 +45,8 @@ class Job(Base):
     start_checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoint.id"), nullable=True)
     result_checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoint.id"), nullable=True)
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # When a "go" message was last sent; the reconciler re-sends only long-silent queued jobs.
+    enqueued_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -153,6 +153,7 @@ def upgrade() -> None:
         sa.Column("start_checkpoint_id", sa.Integer(), nullable=True),
         sa.Column("result_checkpoint_id", sa.Integer(), nullable=True),
         sa.Column("summary", sa.JSON(), nullable=False),
+        sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from backend.checkpoints import service
+from backend.checkpoints.schemas import CheckpointRead
+from backend.db import SessionDep
+from backend.tracks.models import Track
+
+router = APIRouter(prefix="/api", tags=["checkpoints"])
+
+
+@router.get("/checkpoints/{checkpoint_id}", response_model=CheckpointRead, operation_id="checkpoints-get")
+def get_checkpoint(checkpoint_id: int, session: SessionDep) -> CheckpointRead:
+    """A checkpoint's manifest (files and their sha256, parent, config, data version), metrics, head flag."""
+    checkpoint = service.get_checkpoint(session, checkpoint_id)
+    track = session.get(Track, checkpoint.track_id)
+    is_head = track is not None and track.head_checkpoint_id == checkpoint.id
+    return CheckpointRead.model_validate({**checkpoint.__dict__, "is_head": is_head})
+
+
+@router.get(
+    "/checkpoints/{checkpoint_id}/download",
+    operation_id="checkpoints-download",
+    responses={200: {"content": {"application/x-tar": {}}, "description": "tar of the safetensors folder"}},
+)
+def download_checkpoint(checkpoint_id: int, session: SessionDep) -> StreamingResponse:
+    """The checkpoint folder (safetensors, tokenizer, manifest) as a streamed tar."""
+    checkpoint = service.get_checkpoint(session, checkpoint_id)
+    folder = service.checkpoint_folder(checkpoint)
+    name = f"apprentice-checkpoint-{checkpoint.id}"
+    return StreamingResponse(
+        service.stream_tar(folder, name),
+        media_type="application/x-tar",
+        headers={"Content-Disposition": f'attachment; filename="{name}.tar"'},
+    )

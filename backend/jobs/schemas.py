@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobConfig(BaseModel):
+    """Training options; omitted fields take the engine's defaults (the paper's settings).
+
+    Validated at submission so that a bad value is a 422 naming the field, not a failed job.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int | None = Field(default=None, ge=1, le=1_000_000, description="optimizer steps")
+    epochs: float | None = Field(default=None, gt=0, le=100)
+    batch_size: int | None = Field(default=None, ge=1, le=4096, description="prompts per optimizer step")
+    grad_accum: int | None = Field(default=None, ge=1, le=1024)
+    lr: float | None = Field(default=None, gt=0, lt=1)
+    warmup_ratio: float | None = Field(default=None, ge=0, lt=1)
+    max_grad_norm: float | None = Field(default=None, gt=0)
+    weight_decay: float | None = Field(default=None, ge=0, lt=1)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    teacher: Literal["ema", "frozen", "live"] | None = Field(
+        default=None,
+        description="ema (paper default), frozen (starting weights) or live (diverges in the paper)",
+    )
+    ema_rate: float | None = Field(default=None, gt=0, le=1)
+    divergence: Literal["forward_kl", "reverse_kl", "jsd"] | None = None
+    beta: float | None = Field(default=None, ge=0, le=1, description="JSD interpolation")
+    top_k: int | None = Field(default=None, ge=1, le=1_000_000)
+    skip_first_tokens: int | None = Field(default=None, ge=0, le=1024)
+    n_rollouts: int | None = Field(default=None, ge=1, le=64)
+    temperature: float | None = Field(default=None, gt=0, le=5)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_new_tokens: int | None = Field(default=None, ge=1, le=16_384)
+    max_prompt_tokens: int | None = Field(default=None, ge=16, le=131_072)
+    general_mix: float | None = Field(default=None, ge=0, lt=1)
+    lora_rank: int | None = Field(default=None, ge=1, le=1024)
+    lora_alpha: float | None = Field(default=None, gt=0)
+    loss_chunk_size: int | None = Field(default=None, ge=1, le=65_536)
+    dtype: Literal["float32", "bfloat16"] | None = None
+    checkpoint_every: int | None = Field(default=None, ge=0)
+    trace_every: int | None = Field(default=None, ge=0)
+    trace_samples: int | None = Field(default=None, ge=0, le=64)
+
+    @model_validator(mode="after")
+    def _steps_or_epochs(self) -> JobConfig:
+        if self.steps is not None and self.epochs is not None:
+            raise ValueError("give steps or epochs, not both")
+        return self
+
+    def engine_overrides(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    skill_id: int
+    dataset_version_id: int
+    method: Literal["sdft", "sft"] = "sdft"
+    config: JobConfig = Field(default_factory=JobConfig)
+    queue: Literal["gpu", "cpu"] = Field(default="gpu", description="worker queue for the training run")
+    evaluate: bool = Field(default=True, description="evaluate the new checkpoint on every skill afterwards")
+
+
+class JobRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    track_id: int | None
+    skill_id: int | None
+    dataset_version_id: int | None
+    checkpoint_id: int | None
+    method: str
+    config: dict[str, Any]
+    queue: str
+    position: int
+    state: JobState
+    attempt: int
+    last_step: int
+    total_steps: int
+    cancel_requested: bool
+    error: str | None
+    start_checkpoint_id: int | None
+    result_checkpoint_id: int | None
+    summary: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+
+
+class StepMetrics(BaseModel):
+    step: int
+    attempt: int
+    metrics: dict[str, Any]
+
+
+class JobDetail(JobRead):
+    progress: float = Field(description="last_step / total_steps, 0 when unknown")
+    steps: list[StepMetrics]
+    warnings: list[dict[str, Any]]
+
+
+class JobEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    attempt: int
+    step: int | None
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class RolloutTraceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    step: int
+    sample_index: int
+    attempt: int
+    trace: dict[str, Any]
+
+
+class RolloutPage(BaseModel):
+    total: int
+    items: list[RolloutTraceRead]

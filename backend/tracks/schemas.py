@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f/\\]+$")
+    base_model: str = Field(
+        default="smollm2-135m",
+        min_length=1,
+        max_length=500,
+        description="`tiny`, `smollm2-135m`, `qwen2.5-0.5b`, a Hugging Face id (org/name) or a folder under "
+        "an allowed model root.",
+    )
+
+
+class CheckpointNode(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    parent_id: int | None
+    kind: str
+    job_id: int | None
+    skill_id: int | None
+    dataset_version_id: int | None
+    method: str | None
+    metrics: dict[str, Any]
+    created_at: datetime
+
+
+class TrackRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    base_model: str
+    head_checkpoint_id: int | None
+    created_at: datetime
+
+
+class TrackDetail(TrackRead):
+    checkpoints: list[CheckpointNode]
+    running_job_id: int | None
+    queued_job_ids: list[int]
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint_id: int
+    expected_head_id: int | None = Field(
+        default=None,
+        description="When given, the rollback only happens if the head is still this checkpoint "
+        "(two racing rollbacks: exactly one wins).",
+    )
+
+
+class ReorderRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_ids: list[int] = Field(description="The track's queued jobs in their new order.")
