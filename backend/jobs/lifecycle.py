@@ -195,6 +195,7 @@ def succeed(
         "state",
         {"state": "succeeded", "checkpoint_id": checkpoint and checkpoint.id},
     )
+    session.refresh(job)
     return checkpoint
 
 
