@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     frontend_dist: Path = Field(default=REPO_ROOT / "frontend" / "dist")
     job_lease_seconds: int = 120
     reconcile_interval_s: float = 15.0
+    # Evaluations after a GPU training job go to the gpu queue too (else the cpu queue).
+    evaluate_on_gpu: bool = False
     # Local model folders are accepted only under these roots (plus data_dir/models).
     model_roots: list[Path] = Field(default_factory=list)
     # Redis redelivers unacknowledged messages after this; it must exceed the longest job.

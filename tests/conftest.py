@@ -21,9 +21,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def _reset_caches() -> None:
     from backend.db import get_engine, get_sessionmaker
+    from backend.queue import celery_client
     from backend.settings import get_settings
 
-    for cached in (get_settings, get_engine, get_sessionmaker):
+    for cached in (get_settings, get_engine, get_sessionmaker, celery_client):
         cached.cache_clear()
 
 
