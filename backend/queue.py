@@ -26,7 +26,7 @@ _PENDING_KEY = "apprentice_pending_tasks"
 def celery_client() -> Celery:
     settings = get_settings()
     client = Celery("apprentice-client", broker=settings.resolved_broker_url)
-    client.conf.broker_transport_options = {"visibility_timeout": settings.broker_visibility_timeout_s}
+    client.conf.broker_transport_options = settings.broker_transport_options
     client.conf.broker_connection_retry_on_startup = True
     return client
 

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
         return f"sqla+sqlite:///{self.data_dir / 'broker.db'}"
 
     @property
+    def broker_transport_options(self) -> dict[str, object]:
+        # Only Redis (and SQS) redeliver on a visibility timeout; kombu's SQLAlchemy transport
+        # hands these options to create_engine and refuses unknown ones.
+        if self.resolved_broker_url.startswith(("redis", "rediss", "sqs")):
+            return {"visibility_timeout": self.broker_visibility_timeout_s}
+        return {}
+
+    @property
     def artifacts_dir(self) -> Path:
         return self.data_dir / "artifacts"
 

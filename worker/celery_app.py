@@ -25,7 +25,7 @@ app.conf.update(
         "apprentice.reconcile": {"queue": "cpu"},
     },
     # Redis redelivers an unacknowledged message after this; it must exceed the longest job.
-    broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
+    broker_transport_options=settings.broker_transport_options,
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     worker_send_task_events=False,
