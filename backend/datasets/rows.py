@@ -284,8 +284,8 @@ def _messages(value: Any, field_name: str, error: ErrorSink) -> list[Message] | 
             shown = role if isinstance(role, str) else _json_type(role)
             error(f"{where}.role", f"role {shown!r} is not one of {', '.join(ROLES)}")
         content = _text(message.get("content"), f"{where}.content", error, required=True)
-        if isinstance(role, str) and content is not None:
-            messages.append({"role": role, "content": content})
+        if role in ROLES and content is not None:
+            messages.append({"role": str(role), "content": content})
     return messages if len(messages) == len(value) else None
 
 
