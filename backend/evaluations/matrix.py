@@ -278,14 +278,14 @@ def compute_regression_matrix(
         _check_accuracy(result.accuracy, where)
         accuracy[(result.checkpoint_id, result.skill_id)] = float(result.accuracy)
     general: dict[int, GeneralResult] = {}
-    for result in general_results:
-        where = f"general result of checkpoint {result.checkpoint_id}"
-        if result.checkpoint_id not in nodes:
+    for general_result in general_results:
+        where = f"general result of checkpoint {general_result.checkpoint_id}"
+        if general_result.checkpoint_id not in nodes:
             raise ValueError(f"{where}: unknown checkpoint")
-        if result.checkpoint_id in general:
+        if general_result.checkpoint_id in general:
             raise ValueError(f"{where}: listed twice")
-        _check_accuracy(result.accuracy, where)
-        general[result.checkpoint_id] = result
+        _check_accuracy(general_result.accuracy, where)
+        general[general_result.checkpoint_id] = general_result
     if retention_tolerance is not None and not (
         math.isfinite(retention_tolerance) and 0.0 <= retention_tolerance <= 1.0
     ):
