@@ -26,6 +26,10 @@ _BLANK = re.compile(rb"[ \t\r\n]*")
 _STRUCTURE = re.compile(rb'[\[{]+|[\]}]+|"|\n')
 # Inside a JSON string: its end, an escape, or a (stray) newline.
 _IN_STRING = re.compile(rb'["\\\n]')
+# The rest of a string up to its closing quote, escapes included, in one call; possessive, so a
+# string that never closes fails in linear time. Strings with raw newlines (invalid JSON, but the
+# line count must stay right) take the slow path.
+_STRING_REST = re.compile(rb'(?:[^"\\\n]++|\\[^\n])*+"')
 # A bare scalar element ends at a separator or whitespace.
 _SCALAR_END = re.compile(rb"[,\]\s]")
 
@@ -139,6 +143,10 @@ class _ArrayScanner:
     def _skip_string(self, row_line: int) -> None:
         data = self.data
         position = self.position + 1  # past the opening quote
+        fast = _STRING_REST.match(data, position)
+        if fast is not None:
+            self.position = fast.end()
+            return
         while True:
             match = _IN_STRING.search(data, position)
             if match is None:

@@ -94,50 +94,63 @@ def row_digest(canonical: bytes) -> bytes:
 
 # Demonstrations are pasted verbatim into the teacher prompt: text that talks to the model there
 # becomes what the student learns. These are flagged for a human, not refused: a tutorial on
-# prompt injection is a legitimate demonstration.
-_FLAG_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+# prompt injection is a legitimate demonstration. Each rule is (kind, trigger words, pattern):
+# the pattern only runs when a trigger occurs in the lower-cased text (five regex scans of every
+# row cost more than parsing it). ASCII case-folding keeps the triggers a necessary condition.
+_FLAGS = re.IGNORECASE | re.ASCII
+_FLAG_RULES: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
     (
         "instruction_override",
+        ("ignore", "disregard", "forget", "override", "bypass"),
         re.compile(
             r"\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}?"
             r"\b(?:previous|prior|above|earlier|preceding|all|any|your|the|system)\b[^.\n]{0,20}?"
             r"\b(?:instructions?|prompts?|rules|directions|guidelines|context)\b",
-            re.IGNORECASE,
+            _FLAGS,
         ),
     ),
     (
         "role_override",
+        (
+            "you are now",
+            "from now on",
+            "new instruction",
+            "developer mode",
+            "jailbreak",
+            "do anything now",
+            "pretend",
+        ),
         re.compile(
             r"\byou are now\b|\bfrom now on,? you\b|\bnew instructions?\s*:|\bdeveloper mode\b"
             r"|\bjailbreak|\bdo anything now\b|\bpretend (?:to be|you are)\b",
-            re.IGNORECASE,
+            _FLAGS,
         ),
     ),
     (
         "prompt_extraction",
+        ("system prompt", "instructions"),
         re.compile(
             r"\b(?:reveal|print|show|repeat|output|leak)\b[^.\n]{0,30}?"
             r"\b(?:system prompt|your (?:hidden )?instructions|hidden instructions)\b",
-            re.IGNORECASE,
+            _FLAGS,
         ),
     ),
     (
         "chat_markup",
+        ("<|", "inst]", "<<sys>>", "<</sys>>"),
         re.compile(
             r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id)\|>"
             r"|\[/?INST\]|<</?SYS>>",
-            re.IGNORECASE,
+            _FLAGS,
         ),
     ),
     (
         # The paper's teacher template inside a demonstration leaks its framing into the student.
         "teacher_template",
-        re.compile(
-            r"this is an example for a response|now answer with a response of your own", re.IGNORECASE
-        ),
+        ("this is an example for a response", "now answer with a response of your own"),
+        re.compile(r"this is an example for a response|now answer with a response of your own", _FLAGS),
     ),
 )
-FLAGGED_FIELDS = ("demonstration", "context")
 MAX_FLAG_MATCH_CHARS = 80
 
 
@@ -147,7 +160,10 @@ def find_flags(texts: dict[str, str | None]) -> list[dict[str, str]]:
     for field_name, text in texts.items():
         if not text:
             continue
-        for kind, pattern in _FLAG_PATTERNS:
+        lowered = text.lower()
+        for kind, triggers, pattern in _FLAG_RULES:
+            if not any(trigger in lowered for trigger in triggers):
+                continue
             match = pattern.search(text)
             if match is not None:
                 flags.append(

@@ -119,7 +119,9 @@ def parse_json_row(raw: bytes, line: int, limits: ParseLimits) -> Example | Reje
                 line += exc.lineno - 1
                 problem = f"invalid JSON: {exc.msg} (column {exc.colno})"
         else:
-            if _depth(value) > limits.max_json_depth:
+            # Nesting needs a bracket per level: most rows have too few to be worth walking.
+            brackets = raw.count(b"[") + raw.count(b"{")
+            if brackets > limits.max_json_depth and _depth(value) > limits.max_json_depth:
                 problem = f"JSON nested deeper than {limits.max_json_depth} levels"
     if problem is not None:
         return RejectedRow(line, [RowError(line, None, problem)])

@@ -392,3 +392,16 @@ def test_iter_rows_yields_rows_in_file_order(tmp_path: Path) -> None:
     rows = list(iter_rows(path, LIMITS))
     assert [type(row) for row in rows] == [Example, RejectedRow, Example]
     assert [row.line for row in rows] == [1, 2, 3]
+
+
+def test_json_array_line_numbers_survive_escapes_and_raw_newlines_in_strings(tmp_path: Path) -> None:
+    content = (
+        b'[{"prompt": "say \\"[{\\" and a \\\\", "response": "a\\nb"},\n'
+        b' {"prompt": "raw\nnewline", "response": "a"},\n'
+        b' {"prompt": "q", "response": "}]"}]'
+    )
+    summary = parse(tmp_path, content)
+    assert summary.n_examples == 2 and errors(summary) == [(2, None)]
+    assert [row.line for row in summary.first_rows] == [1, 4]  # the raw newline is a line too
+    assert summary.first_rows[0].prompt[0]["content"] == 'say "[{" and a \\'
+    assert summary.first_rows[1].demonstration == "}]"
