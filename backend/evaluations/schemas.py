@@ -42,6 +42,7 @@ class MatrixCell(BaseModel):
     checkpoint_id: int
     skill_id: int
     accuracy: float | None
+    learned_at: int | None = Field(description="the checkpoint on this one's path that learned the skill")
     change_since_learned: float | None
     evaluation_id: int | None
 
@@ -49,10 +50,13 @@ class MatrixCell(BaseModel):
 class CheckpointRow(BaseModel):
     checkpoint_id: int
     parent_id: int | None
+    depth: int
+    job_id: int | None
     skill_id: int | None = Field(description="the skill this checkpoint learned (None for the base)")
     method: str | None
     is_head: bool
     general_accuracy: float | None
+    general_change_from_root: float | None
     general_evaluation_id: int | None
     kl_from_base: float | None
     average_accuracy: float | None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -12,12 +12,16 @@ from sqlalchemy.orm import Session
 from backend.checkpoints.models import Checkpoint
 from backend.checkpoints.service import get_checkpoint
 from backend.db import utcnow
-from backend.errors import NotFound
+from backend.errors import DomainError, NotFound
+from backend.evaluations.matrix import CheckpointNode, GeneralResult, SkillResult, compute_regression_matrix
 from backend.evaluations.models import Evaluation
-from backend.evaluations.schemas import EvaluationRequest
+from backend.evaluations.schemas import CheckpointRow, EvaluationRequest
+from backend.evaluations.schemas import MatrixCell as MatrixCellRead
+from backend.evaluations.schemas import RegressionMatrix as RegressionMatrixRead
 from backend.jobs.models import Job
 from backend.queue import RUN_JOB, enqueue_after_commit
 from backend.skills.models import Skill
+from backend.tracks.service import get_track
 
 
 @dataclass(frozen=True)
@@ -151,3 +155,71 @@ def track_checkpoints_and_evaluations(
         .order_by(Evaluation.id)
     ).all()
     return checkpoints, evaluations
+
+
+def regression_matrix(
+    session: Session, track_id: int, retention_tolerance: float | None = None
+) -> RegressionMatrixRead:
+    """The track's matrix R[checkpoint][skill] with the continual-learning summary per checkpoint."""
+    track = get_track(session, track_id)
+    checkpoints, evaluations = track_checkpoints_and_evaluations(session, track_id)
+    skill_evaluations = [e for e in evaluations if e.kind == "skill" and e.skill_id is not None]
+    general_evaluations = {e.checkpoint_id: e for e in evaluations if e.kind == "general"}
+    try:
+        matrix = compute_regression_matrix(
+            [CheckpointNode(c.id, c.parent_id, c.skill_id) for c in checkpoints],
+            [SkillResult(e.checkpoint_id, e.skill_id, e.accuracy) for e in skill_evaluations],  # type: ignore[arg-type]
+            [
+                GeneralResult(e.checkpoint_id, e.accuracy, e.kl_from_base)
+                for e in general_evaluations.values()
+            ],
+            retention_tolerance=retention_tolerance,
+        )
+    except ValueError as exc:
+        raise DomainError(409, "inconsistent_results", str(exc)) from exc
+    evaluation_ids = {(e.checkpoint_id, e.skill_id): e.id for e in skill_evaluations}
+    by_id = {c.id: c for c in checkpoints}
+    skills = {s.id: s for s in session.scalars(select(Skill).where(Skill.id.in_(matrix.skill_order))).all()}
+    return RegressionMatrixRead(
+        track_id=track_id,
+        skills=[
+            {"id": sid, "name": skills[sid].name, "scorer": skills[sid].scorer}
+            for sid in matrix.skill_order
+            if sid in skills
+        ],
+        checkpoints=[
+            CheckpointRow(
+                checkpoint_id=summary.checkpoint_id,
+                parent_id=summary.parent_id,
+                depth=summary.depth,
+                job_id=by_id[summary.checkpoint_id].job_id,
+                skill_id=summary.learned_skill_id,
+                method=by_id[summary.checkpoint_id].method,
+                is_head=track.head_checkpoint_id == summary.checkpoint_id,
+                general_accuracy=summary.general_accuracy,
+                general_change_from_root=summary.general_change_from_root,
+                general_evaluation_id=(
+                    general_evaluations[summary.checkpoint_id].id
+                    if summary.checkpoint_id in general_evaluations
+                    else None
+                ),
+                kl_from_base=summary.kl_from_base,
+                average_accuracy=summary.average_accuracy,
+                backward_transfer=summary.backward_transfer,
+                forgetting=summary.forgetting,
+                retention_violations=[asdict(v) for v in summary.retention_violations],
+            )
+            for summary in matrix.summaries
+        ],
+        cells=[
+            MatrixCellRead(
+                checkpoint_id=cell.checkpoint_id,
+                skill_id=cell.skill_id,
+                accuracy=cell.accuracy,
+                learned_at=cell.learned_at,
+                change_since_learned=cell.change_since_learned,
+                evaluation_id=evaluation_ids.get((cell.checkpoint_id, cell.skill_id)),
+            )
+            for cell in matrix.cells
+        ],
+    )

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from backend.db import SessionDep
+from backend.evaluations import matrix, service
+from backend.evaluations.schemas import EvaluationDetail, EvaluationRead, EvaluationRequest, RegressionMatrix
+from backend.jobs.schemas import JobRead
+
+router = APIRouter(prefix="/api", tags=["evaluations"])
+
+
+@router.post(
+    "/checkpoints/{checkpoint_id}/evaluate",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobRead,
+    operation_id="evaluations-queue",
+)
+def queue_evaluation(
+    checkpoint_id: int, session: SessionDep, body: EvaluationRequest | None = None
+) -> JobRead:
+    """Evaluate a checkpoint on every skill of its track and on the general probe (an evaluation job)."""
+    job = service.queue_evaluation(session, checkpoint_id, body or EvaluationRequest())
+    session.commit()
+    return JobRead.model_validate(job)
+
+
+@router.get(
+    "/checkpoints/{checkpoint_id}/evaluations",
+    response_model=list[EvaluationRead],
+    operation_id="evaluations-list",
+)
+def list_evaluations(checkpoint_id: int, session: SessionDep) -> list[EvaluationRead]:
+    """A checkpoint's results, one per skill plus the general probe."""
+    return [EvaluationRead.model_validate(e) for e in service.list_evaluations(session, checkpoint_id)]
+
+
+@router.get("/evaluations/{evaluation_id}", response_model=EvaluationDetail, operation_id="evaluations-get")
+def get_evaluation(evaluation_id: int, session: SessionDep) -> EvaluationDetail:
+    """One result with its sample outputs (prompt, output, reference, verdict and reason)."""
+    return EvaluationDetail.model_validate(service.get_evaluation(session, evaluation_id))
+
+
+@router.get(
+    "/tracks/{track_id}/regression",
+    response_model=RegressionMatrix,
+    operation_id="evaluations-regression",
+    description=(matrix.__doc__ or "").strip(),
+)
+def regression(
+    track_id: int,
+    session: SessionDep,
+    retention_tolerance: Annotated[
+        float | None, Query(ge=0, le=1, description="flag earlier skills that dropped more than this")
+    ] = None,
+) -> RegressionMatrix:
+    """The regression matrix of a track: every checkpoint x every skill, the general probe, KL from base."""
+    return service.regression_matrix(session, track_id, retention_tolerance)
