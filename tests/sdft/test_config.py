@@ -1,0 +1,51 @@
+"""TrainConfig: paper defaults, JSON round trip, errors that name the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.sdft.config import PAPER_TEACHER_TEMPLATE, ConfigError, TrainConfig
+
+
+def test_defaults_follow_the_paper() -> None:
+    config = TrainConfig()
+    assert (config.method, config.teacher, config.divergence) == ("sdft", "ema", "forward_kl")
+    assert (config.ema_rate, config.skip_first_tokens, config.n_rollouts) == (0.01, 3, 1)
+    assert (config.lr, config.warmup_ratio, config.max_grad_norm) == (2e-5, 0.1, 1.0)
+    assert (config.temperature, config.top_p, config.top_k) == (1.0, 1.0, None)
+    assert config.teacher_template == PAPER_TEACHER_TEMPLATE
+
+
+def test_round_trip_through_a_dict() -> None:
+    config = TrainConfig(method="sft", steps=7, lr=1e-5, lora_rank=8, divergence="jsd", beta=0.3)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"learning_rate": 1e-5}, "learning_rate"),
+        ({"lr": "fast"}, "lr"),
+        ({"lr": -1.0}, "lr"),
+        ({"steps": 2.5}, "steps"),
+        ({"steps": 3, "epochs": 1}, "steps"),
+        ({"teacher": "student"}, "teacher"),
+        ({"divergence": "kl"}, "divergence"),
+        ({"divergence": "jsd", "beta": 0.0}, "beta"),
+        ({"batch_size": 4, "grad_accum": 3}, "grad_accum"),
+        ({"ema_rate": 0.0}, "ema_rate"),
+        ({"general_mix": 1.0}, "general_mix"),
+        ({"teacher_template": "{prompt} only"}, "teacher_template"),
+        ({"gradient_checkpointing": "yes"}, "gradient_checkpointing"),
+        ({"top_k": 0}, "top_k"),
+    ],
+)
+def test_bad_values_name_their_field(data: dict, field: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        TrainConfig.from_dict(data)
+    assert error.value.field == field
+    assert error.value.message
+
+
+def test_integral_floats_are_accepted_for_integers() -> None:
+    assert TrainConfig.from_dict({"steps": 3.0}).steps == 3

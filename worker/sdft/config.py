@@ -1,0 +1,242 @@
+"""The configuration of one training run: a frozen dataclass, validated when built.
+
+Imports no torch, so the backend's tasks and the CLI can validate a job cheaply. Defaults follow the
+SDFT paper's published setup (DESIGN.md): forward KL(teacher || student) over the full vocabulary,
+an EMA teacher updated with rate 0.01 after every optimizer step, the first 3 completion tokens left
+out of the loss, one rollout per prompt at temperature 1.0, AdamW at lr 2e-5 with 10% warm-up then
+cosine decay, gradient clipping at 1.0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Method = Literal["sdft", "sft"]
+TeacherMode = Literal["ema", "frozen", "live"]
+Divergence = Literal["forward_kl", "reverse_kl", "jsd"]
+Dtype = Literal["float32", "bfloat16"]
+
+# The paper's teacher prompt (user turn); the student sees only {prompt}. "of your own" is there to
+# stop the teacher from copying the demonstration verbatim.
+PAPER_TEACHER_TEMPLATE = (
+    "{prompt}\n\n"
+    "This is an example for a response to the question:\n"
+    "{demonstration}\n\n"
+    "Now answer with a response of your own, including the thinking process."
+)
+TEMPLATE_FIELD = re.compile(r"\{(prompt|demonstration|context)\}")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run (SDFT or the SFT baseline)."""
+
+    # --- what to run
+    method: Method = "sdft"
+    steps: int | None = (
+        None  # optimizer steps; exactly one of steps / epochs is set (steps wins if both None: 1 epoch)
+    )
+    epochs: float | None = None
+    seed: int = 0
+
+    # --- optimisation
+    batch_size: int = 4  # prompts per optimizer step (each sampled n_rollouts times)
+    grad_accum: int = 1  # micro-batches the step's sequences are split into (batch_size must divide evenly)
+    lr: float = 2e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    max_grad_norm: float = 1.0
+    dtype: Dtype = "float32"  # "bfloat16" = bf16 autocast over fp32 master weights
+    gradient_checkpointing: bool = False
+
+    # --- teacher and divergence (SDFT)
+    teacher: TeacherMode = "ema"
+    ema_rate: float = 0.01  # teacher <- (1 - rate) * teacher + rate * student after every optimizer step
+    divergence: Divergence = "forward_kl"
+    beta: float = 0.5  # generalized JSD interpolation, only for divergence="jsd" (0 < beta < 1)
+    top_k: int | None = (
+        None  # restrict the divergence to the top-k tokens (None = full vocabulary, the paper)
+    )
+    skip_first_tokens: int = (
+        3  # completion tokens left out of the loss (num_loss_tokens_to_skip in the paper's code)
+    )
+    teacher_template: str = PAPER_TEACHER_TEMPLATE
+    general_mix: float = (
+        0.0  # fraction of each batch's prompts drawn from general prompts (teacher = start model)
+    )
+
+    # --- rollouts (SDFT)
+    n_rollouts: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    max_prompt_tokens: int = 2048  # a (teacher) prompt longer than this is an error, never silently cut
+
+    # --- parameter-efficient training
+    lora_rank: int | None = None  # None = full fine-tuning
+    lora_alpha: float | None = None  # None = 2 * rank
+    lora_dropout: float = 0.0
+
+    # --- memory
+    loss_chunk_size: int | None = (
+        256  # completion positions per lm-head + divergence chunk (None = all at once)
+    )
+
+    # --- reporting and fault tolerance
+    checkpoint_every: int = 0  # steps between resumable step checkpoints (0 = never)
+    keep_step_checkpoints: int = 1  # older step checkpoints are deleted once a newer one is written
+    trace_every: int = 0  # steps between per-token traces (0 = never)
+    trace_samples: int = 2  # rollouts traced per traced step
+    trace_top_k: int = 5  # alternatives shown per token in traces
+
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form metadata carried into manifests
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a JSON-like dict; unknown keys and bad values raise ConfigError naming the field."""
+        if not isinstance(data, dict):
+            raise ConfigError("config", f"expected an object, got {type(data).__name__}")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(unknown[0], f"unknown setting (known: {', '.join(sorted(known))})")
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            values[name] = _coerce(name, known[name].type, value)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def lora_scale_alpha(self) -> float:
+        assert self.lora_rank is not None
+        return self.lora_alpha if self.lora_alpha is not None else 2.0 * self.lora_rank
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "method": ("sdft", "sft"),
+    "teacher": ("ema", "frozen", "live"),
+    "divergence": ("forward_kl", "reverse_kl", "jsd"),
+    "dtype": ("float32", "bfloat16"),
+}
+
+
+def _coerce(name: str, annotation: Any, value: Any) -> Any:
+    """Check a JSON value against the field's declared type (annotations are strings here)."""
+    spec = str(annotation)
+    optional = "None" in spec
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(name, "must not be null")
+    if name in _CHOICES or spec.startswith(("Method", "TeacherMode", "Divergence", "Dtype")):
+        if not isinstance(value, str):
+            raise ConfigError(name, f"must be one of {', '.join(_CHOICES[name])}")
+        return value
+    if spec.startswith("bool"):
+        if not isinstance(value, bool):
+            raise ConfigError(name, "must be true or false")
+        return value
+    if spec.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(name, f"must be an integer, got {value!r}")
+        return value
+    if spec.startswith("float"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(name, f"must be a number, got {value!r}")
+        return float(value)
+    if spec.startswith("str"):
+        if not isinstance(value, str):
+            raise ConfigError(name, f"must be a string, got {type(value).__name__}")
+        return value
+    if spec.startswith("dict"):
+        if not isinstance(value, dict):
+            raise ConfigError(name, "must be an object")
+        return value
+    return value
+
+
+def _validate(config: TrainConfig) -> None:
+    for name, choices in _CHOICES.items():
+        if getattr(config, name) not in choices:
+            raise ConfigError(name, f"must be one of {', '.join(choices)}, got {getattr(config, name)!r}")
+
+    def positive(name: str, *, allow_none: bool = False, allow_zero: bool = False) -> None:
+        value = getattr(config, name)
+        if value is None and allow_none:
+            return
+        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(name, f"must be a number, got {value!r}")
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            raise ConfigError(name, f"must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+    positive("steps", allow_none=True)
+    positive("epochs", allow_none=True)
+    if config.steps is not None and config.epochs is not None:
+        raise ConfigError("steps", "give steps or epochs, not both")
+    for name in ("batch_size", "grad_accum", "lr", "n_rollouts", "max_new_tokens", "max_prompt_tokens"):
+        positive(name)
+    for name in ("weight_decay", "max_grad_norm", "skip_first_tokens", "checkpoint_every", "trace_every"):
+        positive(name, allow_zero=True)
+    positive("trace_samples", allow_zero=True)
+    positive("trace_top_k")
+    positive("keep_step_checkpoints")
+    positive("temperature")
+    positive("top_k", allow_none=True)
+    positive("loss_chunk_size", allow_none=True)
+    positive("lora_rank", allow_none=True)
+    positive("lora_alpha", allow_none=True)
+    for name in ("steps", "batch_size", "grad_accum", "n_rollouts", "max_new_tokens", "max_prompt_tokens"):
+        value = getattr(config, name)
+        if value is not None and not isinstance(value, int):
+            raise ConfigError(name, f"must be an integer, got {value!r}")
+    if config.batch_size % config.grad_accum:
+        raise ConfigError("grad_accum", f"must divide batch_size ({config.batch_size}) evenly")
+    for name in ("warmup_ratio", "general_mix", "lora_dropout"):
+        value = getattr(config, name)
+        if not isinstance(value, int | float) or not 0.0 <= value < 1.0:
+            raise ConfigError(name, f"must be in [0, 1), got {value!r}")
+    for name in ("adam_beta1", "adam_beta2", "top_p"):
+        value = getattr(config, name)
+        if not isinstance(value, int | float) or not 0.0 < value <= 1.0:
+            raise ConfigError(name, f"must be in (0, 1], got {value!r}")
+    if not 0.0 < config.ema_rate <= 1.0:
+        raise ConfigError("ema_rate", f"must be in (0, 1], got {config.ema_rate!r}")
+    if config.divergence == "jsd" and not 0.0 < config.beta < 1.0:
+        raise ConfigError(
+            "beta", "the generalized JSD needs 0 < beta < 1 (use forward_kl or reverse_kl for the ends)"
+        )
+    if config.general_mix > 0 and round(config.batch_size * config.general_mix) >= config.batch_size:
+        raise ConfigError(
+            "general_mix", "leaves no demonstration prompt in a batch; lower it or raise batch_size"
+        )
+    template_fields = set(TEMPLATE_FIELD.findall(config.teacher_template))
+    missing = {"prompt", "demonstration"} - template_fields
+    if missing:
+        raise ConfigError(
+            "teacher_template", f"must contain {' and '.join('{' + m + '}' for m in sorted(missing))}"
+        )

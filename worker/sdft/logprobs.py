@@ -1,0 +1,84 @@
+"""Per-token traces: for each completion token, the student's and the teacher's log-probabilities,
+the divergence at that position and each side's top alternatives.
+
+This is what the product shows to tell a healthy teacher signal from a leaking or collapsing one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from worker.sdft.batching import completion_hidden, output_head, pack
+from worker.sdft.divergence import token_divergence
+from worker.sdft.models import LoadedModel
+
+
+def _top(logprobs: torch.Tensor, tokenizer: Any, k: int) -> list[list[list[Any]]]:
+    """(N, V) -> per position, the k most likely [token text, log-prob]."""
+    values, indices = logprobs.topk(min(k, logprobs.shape[-1]), dim=-1)
+    return [
+        [[tokenizer.decode([int(i)]), round(float(v), 4)] for v, i in zip(row_values, row_ids, strict=True)]
+        for row_values, row_ids in zip(values, indices, strict=True)
+    ]
+
+
+@torch.no_grad()
+def completion_logprobs(
+    model: Any, prompt_ids: list[int], completion_ids: list[int], *, pad_token_id: int
+) -> torch.Tensor:
+    """(C, V) log-softmax of the model's next-token logits at each completion token's position."""
+    batch = pack(
+        [prompt_ids], [completion_ids], pad_token_id=pad_token_id, device=next(model.parameters()).device
+    )
+    hidden = completion_hidden(model, batch)  # (C, H)
+    return torch.log_softmax(output_head(model)(hidden).float(), dim=-1)  # (C, V)
+
+
+def token_traces(
+    loaded: LoadedModel,
+    *,
+    student_prompt_ids: list[int],
+    teacher_prompt_ids: list[int],
+    completion_ids: list[int],
+    teacher_model: Any = None,
+    top_k: int = 5,
+    divergence: str = "forward_kl",
+    beta: float = 0.5,
+) -> list[dict[str, Any]]:
+    """One dict per completion token. `teacher_model=None` scores the teacher prompt with the student itself."""
+    if not completion_ids:
+        return []
+    was_training = loaded.model.training
+    loaded.model.eval()
+    try:
+        student = completion_logprobs(
+            loaded.model, student_prompt_ids, completion_ids, pad_token_id=loaded.pad_token_id
+        )  # (C, V)
+        teacher = completion_logprobs(
+            teacher_model if teacher_model is not None else loaded.model,
+            teacher_prompt_ids,
+            completion_ids,
+            pad_token_id=loaded.pad_token_id,
+        )  # (C, V)
+    finally:
+        loaded.model.train(was_training)
+    per_token = token_divergence(student, teacher, divergence=divergence, beta=beta)  # (C,)
+    targets = torch.tensor(completion_ids).unsqueeze(-1)
+    student_chosen = student.gather(-1, targets).squeeze(-1)
+    teacher_chosen = teacher.gather(-1, targets).squeeze(-1)
+    student_top = _top(student, loaded.tokenizer, top_k)
+    teacher_top = _top(teacher, loaded.tokenizer, top_k)
+    return [
+        {
+            "token": loaded.tokenizer.decode([token_id]),
+            "token_id": int(token_id),
+            "student_logprob": round(float(student_chosen[index]), 4),
+            "teacher_logprob": round(float(teacher_chosen[index]), 4),
+            "divergence": round(float(per_token[index]), 4),
+            "student_top": student_top[index],
+            "teacher_top": teacher_top[index],
+        }
+        for index, token_id in enumerate(completion_ids)
+    ]

@@ -1,0 +1,125 @@
+"""Rollouts: completions sampled from the current student.
+
+`RolloutEngine` is the seam for faster engines (vLLM in a later issue); `TransformersRolloutEngine`
+batches prompts (left-padded) through `generate` with its KV cache. Sampling settings are passed
+explicitly, so a checkpoint's own generation defaults (Qwen ships top_k=20, temperature 0.7,
+repetition_penalty 1.1) never change what the student is trained on: the paper samples at
+temperature 1.0 with top-p 1.0 and no top-k.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+
+@dataclass
+class Completion:
+    token_ids: list[int]  # up to and including the first end-of-sequence token, no padding
+    ended: bool  # stopped on end-of-sequence rather than on max_new_tokens
+
+
+class RolloutEngine(Protocol):
+    def generate(
+        self,
+        model: Any,
+        prompts: list[list[int]],
+        *,
+        eos_token_ids: list[int],
+        pad_token_id: int,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+    ) -> list[Completion]:
+        """One completion per prompt; temperature 0 means greedy."""
+        ...
+
+
+def cut_at_eos(token_ids: list[int], eos_token_ids: list[int]) -> Completion:
+    """Keep tokens up to and including the first end-of-sequence token; everything after is padding."""
+    stops = set(eos_token_ids)
+    for index, token_id in enumerate(token_ids):
+        if token_id in stops:
+            return Completion(token_ids=token_ids[: index + 1], ended=True)
+    return Completion(token_ids=list(token_ids), ended=False)
+
+
+class TransformersRolloutEngine:
+    """HF `generate` on the model itself, `batch_size` prompts at a time (None: all at once)."""
+
+    def __init__(self, *, batch_size: int | None = None) -> None:
+        self.batch_size = batch_size
+        self.last_seconds = 0.0
+
+    @torch.no_grad()
+    def generate(
+        self,
+        model: Any,
+        prompts: list[list[int]],
+        *,
+        eos_token_ids: list[int],
+        pad_token_id: int,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+    ) -> list[Completion]:
+        started = time.perf_counter()
+        step = self.batch_size or max(len(prompts), 1)
+        completions: list[Completion] = []
+        was_training = model.training
+        model.eval()
+        try:
+            for start in range(0, len(prompts), step):
+                completions += self._generate_batch(
+                    model,
+                    prompts[start : start + step],
+                    eos_token_ids=eos_token_ids,
+                    pad_token_id=pad_token_id,
+                    max_new_tokens=max_new_tokens,
+                    temperature=temperature,
+                    top_p=top_p,
+                )
+        finally:
+            model.train(was_training)
+        self.last_seconds = time.perf_counter() - started
+        return completions
+
+    def _generate_batch(
+        self,
+        model: Any,
+        prompts: list[list[int]],
+        *,
+        eos_token_ids: list[int],
+        pad_token_id: int,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+    ) -> list[Completion]:
+        device = next(model.parameters()).device
+        width = max(len(prompt) for prompt in prompts)
+        # Left padding: every prompt ends at the same column, where generation starts.
+        input_ids = torch.full((len(prompts), width), pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for index, prompt in enumerate(prompts):
+            input_ids[index, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            attention_mask[index, width - len(prompt) :] = 1
+        sampling: dict[str, Any]
+        if temperature > 0:
+            sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+        else:
+            sampling = {"do_sample": False}
+        output = model.generate(
+            input_ids=input_ids.to(device),
+            attention_mask=attention_mask.to(device),
+            max_new_tokens=max_new_tokens,
+            eos_token_id=eos_token_ids,
+            pad_token_id=pad_token_id,
+            repetition_penalty=1.0,
+            num_beams=1,
+            **sampling,
+        )  # (B, width + new)
+        generated = output[:, width:].tolist()
+        return [cut_at_eos(tokens, eos_token_ids) for tokens in generated]

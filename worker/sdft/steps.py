@@ -1,0 +1,226 @@
+"""One optimizer step's forward/backward work for SDFT and for SFT (the optimizer step itself is in train.py).
+
+SDFT, per the paper: sample one completion per prompt from the student; score it with the teacher
+on the teacher prompt (no grad) and with the student on the student prompt (grad); per token, a
+divergence over the full vocabulary; mean over each sequence's loss tokens (the first
+`skip_first_tokens` completion tokens excluded), then over the step's sequences.
+SFT: next-token cross-entropy on the demonstration (then end-of-turn), same reduction.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager
+from typing import Any
+
+import torch
+
+from worker.sdft.batching import completion_hidden, output_head, pack
+from worker.sdft.config import TrainConfig
+from worker.sdft.divergence import completion_nll_stats, completion_token_stats
+from worker.sdft.logprobs import token_traces
+from worker.sdft.models import LoadedModel
+from worker.sdft.prompts import PromptPair, demonstration_ids
+from worker.sdft.rollout import Completion, RolloutEngine
+from worker.sdft.teacher import Teachers
+
+
+class Totals:
+    """Token- and sequence-level sums for one step's metrics."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+
+    def add(self, name: str, value: float) -> None:
+        self.values[name] = self.values.get(name, 0.0) + float(value)
+
+    def get(self, name: str) -> float:
+        return self.values.get(name, 0.0)
+
+    def ratio(self, numerator: str, denominator: str) -> float:
+        count = self.get(denominator)
+        return self.get(numerator) / count if count else 0.0
+
+
+def _per_sequence_means(per_token: torch.Tensor, rows: torch.Tensor, num_sequences: int) -> torch.Tensor:
+    """(N,) packed values -> (num_sequences,) mean of each sequence's tokens (0 for a sequence with none)."""
+    totals = per_token.new_zeros(num_sequences).index_add(0, rows, per_token)
+    counts = torch.bincount(rows, minlength=num_sequences).clamp(min=1).to(per_token.dtype)
+    return totals / counts
+
+
+def _micro_batches(count: int, parts: int) -> list[range]:
+    size = -(-count // parts)
+    return [range(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+def sdft_step(
+    *,
+    loaded: LoadedModel,
+    pairs: list[PromptPair],
+    teachers: Teachers,
+    config: TrainConfig,
+    engine: RolloutEngine,
+    autocast: AbstractContextManager[Any],
+    want_traces: bool,
+) -> tuple[Totals, list[dict[str, Any]]]:
+    """Rollouts, teacher and student scoring, backward. Gradients are left in the student's .grad."""
+    student = loaded.model
+    sequences = [pair for pair in pairs for _ in range(config.n_rollouts)]
+    totals = Totals()
+
+    started = time.perf_counter()
+    with autocast:
+        completions: list[Completion] = engine.generate(
+            student,
+            [pair.student_ids for pair in sequences],
+            eos_token_ids=loaded.eos_token_ids,
+            pad_token_id=loaded.pad_token_id,
+            max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature,
+            top_p=config.top_p,
+        )
+    totals.add("rollout_s", time.perf_counter() - started)
+    totals.add("sequences", len(sequences))
+    totals.add("completion_tokens", sum(len(c.token_ids) for c in completions))
+    totals.add("ended", sum(c.ended for c in completions))
+
+    traces: list[dict[str, Any]] = []
+    if want_traces:
+        for pair, completion in list(zip(sequences, completions, strict=True))[: config.trace_samples]:
+            teacher_model = teachers.reference if pair.general else teachers.teacher
+            with autocast:
+                tokens = token_traces(
+                    loaded,
+                    student_prompt_ids=pair.student_ids,
+                    teacher_prompt_ids=pair.teacher_ids,
+                    completion_ids=completion.token_ids,
+                    teacher_model=teacher_model,
+                    top_k=config.trace_top_k,
+                    divergence=config.divergence,
+                    beta=config.beta,
+                )
+            traces.append(
+                {
+                    "prompt": pair.student_text,
+                    "teacher_prompt": pair.teacher_text,
+                    "demonstration": pair.demonstration,
+                    "completion": loaded.tokenizer.decode(completion.token_ids),
+                    "general": pair.general,
+                    "tokens": tokens,
+                }
+            )
+
+    # The loss is the mean over sequences that have loss tokens; micro-batches share that denominator.
+    with_tokens = sum(len(c.token_ids) > config.skip_first_tokens for c in completions)
+    student_head = output_head(student)
+    student.train()
+    for micro in _micro_batches(len(sequences), config.grad_accum):
+        divergence_parts, rows_parts, offset = [], [], 0
+        groups = [
+            (False, [i for i in micro if not sequences[i].general]),
+            (True, [i for i in micro if sequences[i].general]),
+        ]
+        for general, indices in groups:
+            if not indices:
+                continue
+            teacher_model = teachers.reference if general else teachers.teacher
+            completion_ids = [completions[i].token_ids for i in indices]
+            teacher_batch = pack(
+                [sequences[i].teacher_ids for i in indices],
+                completion_ids,
+                pad_token_id=loaded.pad_token_id,
+                skip_first=config.skip_first_tokens,
+                device=loaded.device,
+            )
+            student_batch = pack(
+                [sequences[i].student_ids for i in indices],
+                completion_ids,
+                pad_token_id=loaded.pad_token_id,
+                skip_first=config.skip_first_tokens,
+                device=loaded.device,
+            )
+            if student_batch.target_ids.numel() == 0:
+                continue
+            started = time.perf_counter()
+            with torch.no_grad(), autocast:
+                teacher_model.eval()
+                teacher_hidden = completion_hidden(teacher_model, teacher_batch)  # (N, H)
+            teacher_s = time.perf_counter() - started
+            started = time.perf_counter()
+            with autocast:
+                student_hidden = completion_hidden(student, student_batch)  # (N, H)
+                stats = completion_token_stats(
+                    student_hidden,
+                    teacher_hidden,
+                    student_batch.target_ids,
+                    student_head=student_head,
+                    teacher_head=output_head(teacher_model),
+                    divergence=config.divergence,
+                    beta=config.beta,
+                    top_k=config.top_k,
+                    chunk_size=config.loss_chunk_size,
+                )
+            totals.add("teacher_s", teacher_s)
+            totals.add("student_s", time.perf_counter() - started)
+            prefix = "general_" if general else ""
+            totals.add(f"{prefix}loss_tokens", stats.divergence.numel())
+            totals.add(f"{prefix}divergence_sum", float(stats.divergence.detach().sum()))
+            totals.add("student_logprob_sum", float(stats.student_logprob.sum()))
+            totals.add("teacher_logprob_sum", float(stats.teacher_logprob.sum()))
+            totals.add("entropy_sum", float(stats.student_entropy.sum()))
+            divergence_parts.append(stats.divergence)
+            rows_parts.append(student_batch.rows + offset)
+            offset += len(indices)
+        if not divergence_parts:
+            continue
+        started = time.perf_counter()
+        per_sequence = _per_sequence_means(torch.cat(divergence_parts), torch.cat(rows_parts), offset)
+        loss = per_sequence.sum() / with_tokens
+        loss.backward()
+        totals.add("loss", float(loss.detach()))
+        totals.add("student_s", time.perf_counter() - started)
+    student.eval()
+    return totals, traces
+
+
+def sft_step(
+    *,
+    loaded: LoadedModel,
+    pairs: list[PromptPair],
+    config: TrainConfig,
+    autocast: AbstractContextManager[Any],
+) -> Totals:
+    """Cross-entropy on the demonstrations; gradients are left in the student's .grad."""
+    student = loaded.model
+    totals = Totals()
+    targets = [
+        demonstration_ids(loaded.tokenizer, p.demonstration, eos_token_id=loaded.eos_token_id) for p in pairs
+    ]
+    totals.add("sequences", len(pairs))
+    totals.add("completion_tokens", sum(len(t) for t in targets))
+    student_head = output_head(student)
+    student.train()
+    for micro in _micro_batches(len(pairs), config.grad_accum):
+        started = time.perf_counter()
+        batch = pack(
+            [pairs[i].student_ids for i in micro],
+            [targets[i] for i in micro],
+            pad_token_id=loaded.pad_token_id,
+            device=loaded.device,
+        )
+        with autocast:
+            hidden = completion_hidden(student, batch)  # (N, H)
+            stats = completion_nll_stats(
+                hidden, batch.target_ids, head=student_head, chunk_size=config.loss_chunk_size
+            )
+        per_sequence = _per_sequence_means(stats.divergence, batch.rows, len(micro))
+        loss = per_sequence.sum() / len(pairs)
+        loss.backward()
+        totals.add("loss", float(loss.detach()))
+        totals.add("loss_tokens", stats.divergence.numel())
+        totals.add("student_logprob_sum", float(stats.student_logprob.sum()))
+        totals.add("entropy_sum", float(stats.student_entropy.sum()))
+        totals.add("student_s", time.perf_counter() - started)
+    student.eval()
+    return totals

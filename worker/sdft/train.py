@@ -1,0 +1,302 @@
+"""The training loop: SDFT (or SFT) on a list of demonstrations, read top to bottom.
+
+    prepare model (LoRA or full) -> build prompts, check lengths -> teachers, AdamW
+    -> resume from the newest verified step checkpoint in work_dir
+    -> for each step: reseed, batch, forward/backward (steps.py), clip, AdamW, EMA teacher,
+       report metrics / traces, write a step checkpoint when due, stop when the sink says so.
+
+The trained weights stay in `loaded.model`; writing the final checkpoint is the caller's choice.
+Randomness is reseeded from (seed, step) at the start of every step, so a resumed run samples the
+same rollouts as an uninterrupted one (deterministic on CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from worker.sdft.config import ConfigError, TrainConfig
+from worker.sdft.data import DataError, Example, examples_hash
+from worker.sdft.models import LoadedModel
+from worker.sdft.prompts import PromptPair, build_general_pair, build_prompt_pair, demonstration_ids
+from worker.sdft.rollout import RolloutEngine, TransformersRolloutEngine
+from worker.sdft.sink import Sink
+from worker.sdft.step_state import load_latest_step_state, save_step_state
+from worker.sdft.steps import Totals, sdft_step, sft_step
+from worker.sdft.teacher import Teachers, trainable_names
+
+
+@dataclass
+class TrainResult:
+    steps_done: int  # the last completed step (counting steps done before a resume)
+    total_steps: int
+    stopped: bool  # the sink asked to stop before the run finished
+    resumed_from: int = 0
+    final_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def total_steps(config: TrainConfig, num_examples: int) -> int:
+    if config.steps is not None:
+        return config.steps
+    epochs = config.epochs if config.epochs is not None else 1.0
+    return max(1, math.ceil(epochs * num_examples / demonstrations_per_step(config)))
+
+
+def demonstrations_per_step(config: TrainConfig) -> int:
+    return config.batch_size - general_per_step(config)
+
+
+def general_per_step(config: TrainConfig) -> int:
+    return round(config.batch_size * config.general_mix) if config.method == "sdft" else 0
+
+
+def lr_at(step: int, *, config: TrainConfig, total: int) -> float:
+    """Linear warm-up over warmup_ratio of the run, then cosine decay towards 0 (step is 1-based).
+
+    As in transformers' cosine schedule, but the first step already gets lr / warmup rather than 0.
+    """
+    warmup = math.ceil(config.warmup_ratio * total)
+    done = step - 1
+    if done < warmup:
+        return config.lr * (done + 1) / warmup
+    progress = (done - warmup) / max(total - warmup, 1)
+    return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def step_seed(seed: int, step: int) -> int:
+    return (seed * 1_000_003 + step * 7_919) % (2**63 - 1)
+
+
+def batch_indices(step: int, *, config: TrainConfig, num_examples: int) -> list[int]:
+    """Which demonstrations step `step` trains on: consecutive slices of a per-epoch shuffle."""
+    per_step = demonstrations_per_step(config)
+    start = (step - 1) * per_step
+    indices: list[int] = []
+    for position in range(start, start + per_step):
+        epoch, offset = divmod(position, num_examples)
+        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        indices.append(int(torch.randperm(num_examples, generator=generator)[offset]))
+    return indices
+
+
+def prepare_model(loaded: LoadedModel, config: TrainConfig) -> None:
+    """Put LoRA adapters on (or keep training a LoRA checkpoint's adapter), or make every weight trainable."""
+    if config.lora_rank is not None:
+        if not loaded.is_lora:
+            from peft import LoraConfig, get_peft_model
+
+            lora = LoraConfig(
+                r=config.lora_rank,
+                lora_alpha=config.lora_scale_alpha,
+                lora_dropout=config.lora_dropout,
+                target_modules="all-linear",
+                task_type="CAUSAL_LM",
+            )
+            loaded.model = get_peft_model(loaded.model, lora)
+        for name, parameter in loaded.model.named_parameters():
+            parameter.requires_grad_("lora_" in name)
+    else:
+        if loaded.is_lora:  # full fine-tuning from a LoRA checkpoint: fold the adapter in first
+            loaded.model = loaded.model.merge_and_unload()
+        for parameter in loaded.model.parameters():
+            parameter.requires_grad_(True)
+    if config.gradient_checkpointing:
+        loaded.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def build_pairs(loaded: LoadedModel, examples: list[Example], config: TrainConfig) -> list[PromptPair]:
+    """Tokenize every prompt once; a prompt that cannot fit is an error naming its line, never cut."""
+    pairs = []
+    limit = loaded.max_positions
+    for index, example in enumerate(examples):
+        line = example.line if example.line is not None else index + 1
+        pair = build_prompt_pair(loaded.tokenizer, example, template=config.teacher_template)
+        longest_prompt = max(len(pair.student_ids), len(pair.teacher_ids))
+        if longest_prompt > config.max_prompt_tokens:
+            field_name = "demonstration" if len(pair.student_ids) <= config.max_prompt_tokens else "prompt"
+            raise DataError(
+                line,
+                field_name,
+                f"the prompt is {longest_prompt} tokens, more than max_prompt_tokens={config.max_prompt_tokens}",
+            )
+        if config.method == "sdft":
+            needed = len(pair.teacher_ids) + config.max_new_tokens
+        else:
+            needed = len(pair.student_ids) + len(
+                demonstration_ids(loaded.tokenizer, example.demonstration, eos_token_id=loaded.eos_token_id)
+            )
+        if limit is not None and needed > limit:
+            raise DataError(
+                line,
+                "demonstration",
+                f"needs {needed} tokens with the completion, more than the model's context of {limit}",
+            )
+        pairs.append(pair)
+    return pairs
+
+
+def _metrics(
+    totals: Totals, *, config: TrainConfig, lr: float, grad_norm: float, seconds: float
+) -> dict[str, float]:
+    sequences = totals.get("sequences")
+    loss_tokens = totals.get("loss_tokens") + totals.get("general_loss_tokens")
+    metrics = {
+        "loss": totals.get("loss"),
+        "student_logprob": totals.get("student_logprob_sum") / loss_tokens if loss_tokens else 0.0,
+        "entropy": totals.get("entropy_sum") / loss_tokens if loss_tokens else 0.0,
+        "completion_tokens": totals.get("completion_tokens") / sequences if sequences else 0.0,
+        "loss_tokens": loss_tokens,
+        "tokens_per_s": totals.get("completion_tokens") / seconds if seconds else 0.0,
+        "rollout_s": totals.get("rollout_s"),
+        "teacher_s": totals.get("teacher_s"),
+        "student_s": totals.get("student_s"),
+        "step_s": seconds,
+        "lr": lr,
+        "grad_norm": grad_norm,
+    }
+    if config.method == "sdft":
+        metrics["divergence"] = totals.ratio("divergence_sum", "loss_tokens")
+        metrics["teacher_logprob"] = totals.get("teacher_logprob_sum") / loss_tokens if loss_tokens else 0.0
+        metrics["eos_fraction"] = totals.get("ended") / sequences if sequences else 0.0
+        if totals.get("general_loss_tokens"):
+            metrics["general_divergence"] = totals.ratio("general_divergence_sum", "general_loss_tokens")
+    else:
+        metrics["nll"] = -metrics["student_logprob"]
+    return metrics
+
+
+def train(
+    *,
+    loaded: LoadedModel,
+    examples: list[Example],
+    config: TrainConfig,
+    sink: Sink,
+    work_dir: Path,
+    resume: bool = True,
+    general_prompts: list[list[dict[str, str]]] | None = None,
+    rollout_engine: RolloutEngine | None = None,
+) -> TrainResult:
+    """Train `loaded.model` in place; see the module docstring for the order of things."""
+    if not examples:
+        raise DataError(None, "demonstrations", "no demonstrations to train on")
+    if general_per_step(config) and not general_prompts:
+        raise ConfigError("general_mix", "is set but no general prompts were given")
+    work_dir = Path(work_dir)
+    prepare_model(loaded, config)
+    pairs = build_pairs(loaded, examples, config)
+    general_pairs = [build_general_pair(loaded.tokenizer, messages) for messages in general_prompts or []]
+    data_hash = examples_hash(examples)
+    total = total_steps(config, len(examples))
+    engine = rollout_engine or TransformersRolloutEngine()
+    use_bf16 = config.dtype == "bfloat16"
+    device_type = loaded.device.type
+
+    def autocast() -> Any:
+        return (
+            torch.autocast(device_type=device_type, dtype=torch.bfloat16)
+            if use_bf16
+            else contextlib.nullcontext()
+        )
+
+    student = loaded.model
+    names = trainable_names(student)
+    trainable = [parameter for parameter in student.parameters() if parameter.requires_grad]
+    # Teachers are copied from the starting weights, before any resumed state is loaded.
+    teachers = (
+        Teachers(student, mode=config.teacher, ema_rate=config.ema_rate, need_reference=bool(general_pairs))
+        if config.method == "sdft"
+        else None
+    )
+    optimizer = torch.optim.AdamW(
+        trainable,
+        lr=config.lr,
+        betas=(config.adam_beta1, config.adam_beta2),
+        weight_decay=config.weight_decay,
+    )
+
+    start = 0
+    if resume:
+        state = load_latest_step_state(work_dir, config=config, data_hash=data_hash)
+        if state is not None:
+            with torch.no_grad():
+                parameters = dict(student.named_parameters())
+                for name in names:
+                    parameters[name].copy_(state.student[name])
+            optimizer.load_state_dict(state.optimizer)
+            if teachers is not None:
+                teachers.load_state_tensors(state.teacher)
+            start = state.step
+
+    result = TrainResult(steps_done=start, total_steps=total, stopped=False, resumed_from=start)
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random state as it was
+        for step in range(start + 1, total + 1):
+            if sink.should_stop():
+                result.stopped = True
+                break
+            started = time.perf_counter()
+            torch.manual_seed(step_seed(config.seed, step))
+            lr = lr_at(step, config=config, total=total)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            step_pairs = [pairs[i] for i in batch_indices(step, config=config, num_examples=len(pairs))]
+            if general_pairs:
+                picks = torch.randint(len(general_pairs), (general_per_step(config),)).tolist()
+                step_pairs += [general_pairs[i] for i in picks]
+
+            optimizer.zero_grad(set_to_none=True)
+            traces: list[dict[str, Any]] = []
+            if teachers is not None:
+                want_traces = (
+                    bool(config.trace_every) and step % config.trace_every == 0 and config.trace_samples > 0
+                )
+                totals, traces = sdft_step(
+                    loaded=loaded,
+                    pairs=step_pairs,
+                    teachers=teachers,
+                    config=config,
+                    engine=engine,
+                    autocast=autocast(),
+                    want_traces=want_traces,
+                )
+            else:
+                totals = sft_step(loaded=loaded, pairs=step_pairs, config=config, autocast=autocast())
+
+            optimizer_started = time.perf_counter()
+            clip_to = config.max_grad_norm if config.max_grad_norm > 0 else float("inf")
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, clip_to))
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if teachers is not None:
+                teachers.after_optimizer_step()
+            totals.add("student_s", time.perf_counter() - optimizer_started)
+
+            metrics = _metrics(
+                totals, config=config, lr=lr, grad_norm=grad_norm, seconds=time.perf_counter() - started
+            )
+            sink.on_step(step, metrics)
+            if traces:
+                sink.on_traces(step, traces)
+            result.steps_done, result.final_metrics = step, metrics
+            if config.checkpoint_every and (step % config.checkpoint_every == 0) and step < total:
+                parameters = dict(student.named_parameters())
+                path = save_step_state(
+                    work_dir,
+                    step=step,
+                    student={name: parameters[name].detach().contiguous() for name in names},
+                    teacher=teachers.state_tensors() if teachers is not None else {},
+                    optimizer=optimizer,
+                    config=config,
+                    data_hash=data_hash,
+                    metrics=metrics,
+                )
+                sink.on_step_checkpoint(step, path)
+    if config.gradient_checkpointing:
+        student.gradient_checkpointing_disable()
+    student.eval()
+    return result
