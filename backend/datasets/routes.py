@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +23,10 @@ from backend.settings import Settings, get_settings
 router = APIRouter(prefix="/api", tags=["datasets"])
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+# Ids are 32-bit integer columns: a larger number is refused (422), not sent to the database (500).
+MAX_INT32 = 2**31 - 1
+SkillId = Annotated[int, Path(ge=1, le=MAX_INT32)]
+VersionId = Annotated[int, Path(ge=1, le=MAX_INT32)]
 ERROR_RESPONSES: dict[int | str, dict[str, str]] = {
     404: {"description": "unknown skill"},
     413: {"description": "file_too_large: the body passed the upload limit and was cut"},
@@ -41,7 +45,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, str]] = {
     responses={200: {"description": "identical content already stored: that version"}, **ERROR_RESPONSES},
 )
 async def upload_dataset(
-    skill_id: int,
+    skill_id: SkillId,
     request: Request,
     response: Response,
     session: SessionDep,
@@ -83,7 +87,7 @@ async def upload_dataset(
     responses={404: ERROR_RESPONSES[404], 413: ERROR_RESPONSES[413], 415: ERROR_RESPONSES[415]},
 )
 async def preview_dataset(
-    skill_id: int, request: Request, session: SessionDep, settings: SettingsDep
+    skill_id: SkillId, request: Request, session: SessionDep, settings: SettingsDep
 ) -> DatasetPreview:
     """Detected format, counts, the first errors and flags, the first normalised rows."""
     await _require_skill_then_release(session, skill_id)
@@ -105,7 +109,7 @@ async def preview_dataset(
     summary="List a skill's dataset versions",
     operation_id="datasets-list",
 )
-def list_datasets(skill_id: int, session: SessionDep) -> list[DatasetVersionRead]:
+def list_datasets(skill_id: SkillId, session: SessionDep) -> list[DatasetVersionRead]:
     """A skill's versions, oldest first."""
     return [
         DatasetVersionRead.model_validate(version) for version in service.list_versions(session, skill_id)
@@ -118,7 +122,7 @@ def list_datasets(skill_id: int, session: SessionDep) -> list[DatasetVersionRead
     summary="One dataset version with its report",
     operation_id="datasets-get",
 )
-def get_dataset(version_id: int, session: SessionDep) -> DatasetVersionDetail:
+def get_dataset(version_id: VersionId, session: SessionDep) -> DatasetVersionDetail:
     """The version, its counts, and its report (rejected rows, flags)."""
     return DatasetVersionDetail.model_validate(service.get_version(session, version_id))
 
@@ -130,9 +134,9 @@ def get_dataset(version_id: int, session: SessionDep) -> DatasetVersionDetail:
     operation_id="datasets-examples",
 )
 def list_examples(
-    version_id: int,
+    version_id: VersionId,
     session: SessionDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ExamplePage:
     """Rows in file order, normalised (prompt as chat messages)."""
@@ -153,8 +157,8 @@ def list_examples(
     operation_id="datasets-diff",
 )
 def diff_datasets(
-    from_id: int,
-    to_id: int,
+    from_id: VersionId,
+    to_id: VersionId,
     session: SessionDep,
     limit: Annotated[int, Query(ge=0, le=500, description="rows listed per side")] = 50,
 ) -> DatasetDiff:

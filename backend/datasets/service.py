@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from backend.datasets.errors import InvalidDataset
@@ -62,9 +62,7 @@ def store_upload(
     summary = summarise(path, limits)
     _refuse_unless_storable(summary, on_error)
     assert summary.sha256 is not None and summary.format is not None
-    # Serialise uploads to one skill (PostgreSQL row lock; SQLite allows one writer anyway), so
-    # the identical-content check and the next version number cannot race.
-    session.execute(select(Skill.id).where(Skill.id == skill_id).with_for_update())
+    _lock_skill(session, skill_id)
     existing = _version_with_sha(session, skill_id, summary.sha256)
     if existing is not None:
         return existing, False
@@ -196,6 +194,17 @@ def _refuse_unless_storable(summary: DatasetSummary, on_error: OnError) -> None:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _lock_skill(session: Session, skill_id: int) -> None:
+    """Serialise uploads to one skill until commit, so the identical-content check and the next
+    version number cannot race (without it, concurrent uploads collide on the unique keys)."""
+    if session.get_bind().dialect.name == "sqlite":
+        # pysqlite opens its transaction at the first write and SQLite has no FOR UPDATE: a no-op
+        # write first takes the database's write lock, so the reads that follow see the last commit.
+        session.execute(update(Skill).where(Skill.id == skill_id).values(id=Skill.id))
+    else:
+        session.execute(select(Skill.id).where(Skill.id == skill_id).with_for_update())
 
 
 def _version_with_sha(session: Session, skill_id: int, sha256: str) -> DatasetVersion | None:

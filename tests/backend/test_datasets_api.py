@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -9,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from backend.datasets import service
 from backend.datasets.models import Demonstration
+from backend.db import get_sessionmaker
+from backend.settings import get_settings
 from tests.backend.datasets_support import DATA, create_skill, jsonl, refusal, stored_counts, upload
 
 VERSION_KEYS = {
@@ -280,3 +285,59 @@ def test_openapi_documents_every_dataset_operation(client: TestClient) -> None:
         body = operations[name]["requestBody"]["content"]["multipart/form-data"]["schema"]
         assert body["required"] == ["file"] and body["properties"]["file"]["format"] == "binary"
     assert "201" in operations["datasets-upload"]["responses"]
+
+
+def test_ids_outside_the_integer_column_range_are_422_not_500(client: TestClient) -> None:
+    huge = 2**70
+    for url in (
+        f"/api/datasets/{huge}",
+        f"/api/skills/{huge}/datasets",
+        f"/api/datasets/{huge}/diff/1",
+        f"/api/datasets/1/examples?offset={huge}",
+        "/api/datasets/0",
+    ):
+        assert client.get(url).status_code == 422, url
+    assert upload(client, huge, jsonl({"prompt": "q", "response": "a"})).status_code == 422
+
+
+def test_concurrent_uploads_to_one_skill_get_distinct_versions(
+    client: TestClient, db_session: Session, tmp_path: Path
+) -> None:
+    """The skill lock serialises the identical-content check and the version number."""
+    skill_id = create_skill(client)
+    files = []
+    for number in range(9):
+        path = tmp_path / f"demos-{number}.jsonl"
+        # Files 6-8 repeat files 0-2: each must come back as the version its twin stored.
+        path.write_bytes(jsonl(*[{"prompt": f"q{number % 6}-{i}", "response": "a"} for i in range(200)]))
+        files.append(path)
+    results: list[tuple[str, int, bool]] = []
+    failures: list[BaseException] = []
+
+    def upload_all(paths: list[Path]) -> None:
+        for path in paths:
+            try:
+                with get_sessionmaker()() as session:
+                    version, created = service.store_upload(
+                        session,
+                        skill_id=skill_id,
+                        path=path,
+                        filename=path.name,
+                        on_error="reject",
+                        limits=service.parse_limits(get_settings()),
+                    )
+                    session.commit()
+                    results.append((version.sha256, version.version, created))
+            except BaseException as exc:  # reported below, with the thread's traceback
+                failures.append(exc)
+
+    threads = [threading.Thread(target=upload_all, args=(files[start::3],)) for start in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    assert sorted(version for _, version, created in results if created) == [1, 2, 3, 4, 5, 6]
+    versions_by_sha = {sha: version for sha, version, created in results if created}
+    assert all(versions_by_sha[sha] == version for sha, version, _ in results)
+    assert stored_counts(db_session) == (6, 1200)
