@@ -99,9 +99,12 @@ def save_step_state(
         }
         (tmp / "state.json").write_text(json.dumps(state, indent=2))
 
-    path = write_folder_atomically(
-        step_folder(work_dir, step), write_files, manifest={"kind": "step", "step": step}
-    )
+    destination = step_folder(work_dir, step)
+    if destination.exists():
+        # Left by an earlier attempt that resumed from an older step (this one was torn, or is newer
+        # than the resume point): the same step, recomputed, replaces it.
+        shutil.rmtree(destination)
+    path = write_folder_atomically(destination, write_files, manifest={"kind": "step", "step": step})
     older = [folder for folder in _step_folders(work_dir) if folder != path]
     for stale in older[: max(len(older) - (config.keep_step_checkpoints - 1), 0)]:
         shutil.rmtree(stale, ignore_errors=True)
