@@ -288,6 +288,7 @@ def _atomic_folder(destination: Path) -> Iterator[Path | None]:
         yield None
         return
     tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared by the API and the workers
     try:
         yield tmp
         try:
