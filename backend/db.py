@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Path
+from pydantic import Field
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -93,4 +94,10 @@ def get_session() -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function" scope: the commit happens before the response is sent, so a 2xx means it is durable.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+# Row ids fit a 32-bit integer column; anything else is a 422, never a database error.
+ID_MAX = 2**31 - 1
+Id = Annotated[int, Path(ge=1, le=ID_MAX)]
+BodyId = Annotated[int, Field(ge=1, le=ID_MAX)]

@@ -5,14 +5,14 @@ from fastapi.responses import StreamingResponse
 
 from backend.checkpoints import service
 from backend.checkpoints.schemas import CheckpointRead
-from backend.db import SessionDep
+from backend.db import Id, SessionDep
 from backend.tracks.models import Track
 
 router = APIRouter(prefix="/api", tags=["checkpoints"])
 
 
 @router.get("/checkpoints/{checkpoint_id}", response_model=CheckpointRead, operation_id="checkpoints-get")
-def get_checkpoint(checkpoint_id: int, session: SessionDep) -> CheckpointRead:
+def get_checkpoint(checkpoint_id: Id, session: SessionDep) -> CheckpointRead:
     """A checkpoint's manifest (files and their sha256, parent, config, data version), metrics, head flag."""
     checkpoint = service.get_checkpoint(session, checkpoint_id)
     track = session.get(Track, checkpoint.track_id)
@@ -25,7 +25,7 @@ def get_checkpoint(checkpoint_id: int, session: SessionDep) -> CheckpointRead:
     operation_id="checkpoints-download",
     responses={200: {"content": {"application/x-tar": {}}, "description": "tar of the safetensors folder"}},
 )
-def download_checkpoint(checkpoint_id: int, session: SessionDep) -> StreamingResponse:
+def download_checkpoint(checkpoint_id: Id, session: SessionDep) -> StreamingResponse:
     """The checkpoint folder (safetensors, tokenizer, manifest) as a streamed tar."""
     checkpoint = service.get_checkpoint(session, checkpoint_id)
     folder = service.checkpoint_folder(checkpoint)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from backend.db import SessionDep
+from backend.db import Id, SessionDep
 from backend.evaluations import matrix, service
 from backend.evaluations.schemas import EvaluationDetail, EvaluationRead, EvaluationRequest, RegressionMatrix
 from backend.jobs.schemas import JobRead
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api", tags=["evaluations"])
     operation_id="evaluations-queue",
 )
 def queue_evaluation(
-    checkpoint_id: int, session: SessionDep, body: EvaluationRequest | None = None
+    checkpoint_id: Id, session: SessionDep, body: EvaluationRequest | None = None
 ) -> JobRead:
     """Evaluate a checkpoint on every skill of its track and on the general probe (an evaluation job)."""
     job = service.queue_evaluation(session, checkpoint_id, body or EvaluationRequest())
@@ -32,13 +32,13 @@ def queue_evaluation(
     response_model=list[EvaluationRead],
     operation_id="evaluations-list",
 )
-def list_evaluations(checkpoint_id: int, session: SessionDep) -> list[EvaluationRead]:
+def list_evaluations(checkpoint_id: Id, session: SessionDep) -> list[EvaluationRead]:
     """A checkpoint's results, one per skill plus the general probe."""
     return [EvaluationRead.model_validate(e) for e in service.list_evaluations(session, checkpoint_id)]
 
 
 @router.get("/evaluations/{evaluation_id}", response_model=EvaluationDetail, operation_id="evaluations-get")
-def get_evaluation(evaluation_id: int, session: SessionDep) -> EvaluationDetail:
+def get_evaluation(evaluation_id: Id, session: SessionDep) -> EvaluationDetail:
     """One result with its sample outputs (prompt, output, reference, verdict and reason)."""
     return EvaluationDetail.model_validate(service.get_evaluation(session, evaluation_id))
 
@@ -50,7 +50,7 @@ def get_evaluation(evaluation_id: int, session: SessionDep) -> EvaluationDetail:
     description=(matrix.__doc__ or "").strip(),
 )
 def regression(
-    track_id: int,
+    track_id: Id,
     session: SessionDep,
     retention_tolerance: Annotated[
         float | None, Query(ge=0, le=1, description="flag earlier skills that dropped more than this")

@@ -16,6 +16,9 @@ class EvaluationRequest(BaseModel):
         default=None, ge=1, le=100_000, description="evaluate at most this many eval rows"
     )
     general_probe: bool = True
+    general_probe_items: int | None = Field(
+        default=100, ge=4, le=10_000, description="probe prompts used (evenly across categories); None = all"
+    )
 
 
 class EvaluationRead(BaseModel):

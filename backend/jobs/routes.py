@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
-from backend.db import SessionDep, get_sessionmaker
+from backend.db import Id, SessionDep, get_sessionmaker
 from backend.jobs import service
 from backend.jobs.schemas import (
     JobDetail,
@@ -27,14 +27,14 @@ SSE_POLL_SECONDS = 0.5
 
 @router.get("/jobs", response_model=list[JobRead], operation_id="jobs-list")
 def list_jobs(
-    session: SessionDep, track_id: int | None = None, state: JobState | None = None
+    session: SessionDep, track_id: Id | None = None, state: JobState | None = None
 ) -> list[JobRead]:
     """Jobs, filtered by track and/or state."""
     return [JobRead.model_validate(job) for job in service.list_jobs(session, track_id, state)]
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail, operation_id="jobs-get")
-def get_job(job_id: int, session: SessionDep) -> JobDetail:
+def get_job(job_id: Id, session: SessionDep) -> JobDetail:
     """State, progress, every step's metrics so far, warnings and the error if any."""
     job = service.get_job(session, job_id)
     steps = [
@@ -50,14 +50,14 @@ def get_job(job_id: int, session: SessionDep) -> JobDetail:
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobRead, operation_id="jobs-cancel")
-def cancel_job(job_id: int, session: SessionDep) -> JobRead:
+def cancel_job(job_id: Id, session: SessionDep) -> JobRead:
     """Cancel: a queued job at once, a running one within one step. The head is untouched."""
     return JobRead.model_validate(service.cancel_job(session, job_id))
 
 
 @router.get("/jobs/{job_id}/rollouts", response_model=RolloutPage, operation_id="jobs-rollouts")
 def job_rollouts(
-    job_id: int,
+    job_id: Id,
     session: SessionDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -67,7 +67,7 @@ def job_rollouts(
     return RolloutPage(total=total, items=[RolloutTraceRead.model_validate(item) for item in items])
 
 
-def _poll(job_id: int, after_id: int) -> tuple[list[JobEventRead], bool]:
+def _poll(job_id: Id, after_id: Id) -> tuple[list[JobEventRead], bool]:
     with get_sessionmaker()() as session:
         job = service.get_job(session, job_id)
         events = [JobEventRead.model_validate(e) for e in service.events_after(session, job_id, after_id)]
@@ -80,7 +80,7 @@ def _poll(job_id: int, after_id: int) -> tuple[list[JobEventRead], bool]:
     responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
 )
 async def job_events(
-    job_id: int,
+    job_id: Id,
     request: Request,
     session: SessionDep,
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID")] = None,

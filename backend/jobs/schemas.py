@@ -5,6 +5,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from backend.db import BodyId
+from backend.evaluations.schemas import EvaluationRequest
+
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
@@ -61,12 +64,15 @@ class JobConfig(BaseModel):
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    skill_id: int
-    dataset_version_id: int
+    skill_id: BodyId
+    dataset_version_id: BodyId
     method: Literal["sdft", "sft"] = "sdft"
     config: JobConfig = Field(default_factory=JobConfig)
     queue: Literal["gpu", "cpu"] = Field(default="gpu", description="worker queue for the training run")
     evaluate: bool = Field(default=True, description="evaluate the new checkpoint on every skill afterwards")
+    evaluation: EvaluationRequest = Field(
+        default_factory=EvaluationRequest, description="settings of that follow-up evaluation"
+    )
 
 
 class JobRead(BaseModel):

@@ -48,7 +48,7 @@ def submit_job(session: Session, track_id: int, data: JobCreate) -> Job:
         queue=data.queue,
         position=(last_position or 0) + 1,
         state="queued",
-        summary={"evaluate": data.evaluate},
+        summary={"evaluate": data.evaluate, "evaluation": data.evaluation.model_dump()},
         enqueued_at=utcnow(),
     )
     session.add(job)

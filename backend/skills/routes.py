@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.db import SessionDep
+from backend.db import Id, SessionDep
 from backend.skills import service
 from backend.skills.schemas import SkillCreate, SkillRead
 
@@ -24,6 +24,6 @@ def list_skills(session: SessionDep) -> list[SkillRead]:
 
 
 @router.get("/skills/{skill_id}", response_model=SkillRead, operation_id="skills-get")
-def get_skill(skill_id: int, session: SessionDep) -> SkillRead:
+def get_skill(skill_id: Id, session: SessionDep) -> SkillRead:
     """One skill."""
     return SkillRead.model_validate(service.get_skill(session, skill_id))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.db import SessionDep
+from backend.db import Id, SessionDep
 from backend.jobs import service as jobs_service
 from backend.jobs.schemas import JobCreate, JobRead
 from backend.tracks import service
@@ -18,7 +18,7 @@ from backend.tracks.schemas import (
 router = APIRouter(prefix="/api", tags=["tracks"])
 
 
-def _detail(session: SessionDep, track_id: int) -> TrackDetail:
+def _detail(session: SessionDep, track_id: Id) -> TrackDetail:
     track = service.get_track(session, track_id)
     jobs = jobs_service.list_jobs(session, track_id)
     running = [job.id for job in jobs if job.state == "running" and job.kind == "train"]
@@ -46,7 +46,7 @@ def list_tracks(session: SessionDep) -> list[TrackRead]:
 
 
 @router.get("/tracks/{track_id}", response_model=TrackDetail, operation_id="tracks-get")
-def get_track(track_id: int, session: SessionDep) -> TrackDetail:
+def get_track(track_id: Id, session: SessionDep) -> TrackDetail:
     """A track with its head, its whole checkpoint tree and its queue."""
     return _detail(session, track_id)
 
@@ -57,7 +57,7 @@ def get_track(track_id: int, session: SessionDep) -> TrackDetail:
     response_model=JobRead,
     operation_id="tracks-submit_job",
 )
-def submit_job(track_id: int, body: JobCreate, session: SessionDep) -> JobRead:
+def submit_job(track_id: Id, body: JobCreate, session: SessionDep) -> JobRead:
     """Queue a skill on the track; it starts from the track's head when its turn comes."""
     job = jobs_service.submit_job(session, track_id, body)
     session.commit()  # the worker is told only after the job row is durable
@@ -65,14 +65,14 @@ def submit_job(track_id: int, body: JobCreate, session: SessionDep) -> JobRead:
 
 
 @router.get("/tracks/{track_id}/jobs", response_model=list[JobRead], operation_id="tracks-list_jobs")
-def list_track_jobs(track_id: int, session: SessionDep) -> list[JobRead]:
+def list_track_jobs(track_id: Id, session: SessionDep) -> list[JobRead]:
     """The track's jobs in queue order (finished ones included)."""
     service.get_track(session, track_id)
     return [JobRead.model_validate(job) for job in jobs_service.list_jobs(session, track_id)]
 
 
 @router.post("/tracks/{track_id}/queue", response_model=list[JobRead], operation_id="tracks-reorder_queue")
-def reorder_queue(track_id: int, body: ReorderRequest, session: SessionDep) -> list[JobRead]:
+def reorder_queue(track_id: Id, body: ReorderRequest, session: SessionDep) -> list[JobRead]:
     """Reorder the track's queued jobs."""
     return [
         JobRead.model_validate(job) for job in jobs_service.reorder_queue(session, track_id, body.job_ids)
@@ -80,7 +80,7 @@ def reorder_queue(track_id: int, body: ReorderRequest, session: SessionDep) -> l
 
 
 @router.post("/tracks/{track_id}/rollback", response_model=TrackDetail, operation_id="tracks-rollback")
-def rollback(track_id: int, body: RollbackRequest, session: SessionDep) -> TrackDetail:
+def rollback(track_id: Id, body: RollbackRequest, session: SessionDep) -> TrackDetail:
     """Move the head to an earlier checkpoint; later checkpoints stay as another branch. 409 while a job runs."""
     service.rollback(session, track_id, body.checkpoint_id, body.expected_head_id)
     return _detail(session, track_id)

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.db import BodyId
+
 
 class TrackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -52,8 +54,8 @@ class TrackDetail(TrackRead):
 class RollbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    checkpoint_id: int
-    expected_head_id: int | None = Field(
+    checkpoint_id: BodyId
+    expected_head_id: BodyId | None = Field(
         default=None,
         description="When given, the rollback only happens if the head is still this checkpoint "
         "(two racing rollbacks: exactly one wins).",
@@ -63,4 +65,4 @@ class RollbackRequest(BaseModel):
 class ReorderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    job_ids: list[int] = Field(description="The track's queued jobs in their new order.")
+    job_ids: list[BodyId] = Field(description="The track's queued jobs in their new order.")

@@ -8,6 +8,7 @@ from typing import Any
 
 from celery.signals import worker_ready, worker_shutting_down
 
+import backend.models  # noqa: F401 - every mapper registered before the reconciler's first query
 from backend.db import get_sessionmaker
 from backend.jobs import lifecycle
 from backend.queue import RUN_JOB, send_now

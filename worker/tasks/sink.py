@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ class DatabaseSink:
         self.job_id = job_id
         self.attempt = attempt
         self.lease_seconds = lease_seconds
+        self.total_steps: int | None = None
         self.cancel_requested = False
         self.lost = False
         self._pending_traces: list[dict[str, Any]] = []
@@ -40,10 +42,9 @@ class DatabaseSink:
             self.cancel_requested = True
 
     def on_step(self, step: int, metrics: dict[str, float]) -> None:
-        total = metrics.get("total_steps")
         self._beat(
             step=step,
-            total_steps=int(total) if total else None,
+            total_steps=self.total_steps,
             metrics=dict(metrics),
             traces=self._pending_traces or None,
             warnings=self._pending_warnings or None,
@@ -63,7 +64,29 @@ class DatabaseSink:
 
     def heartbeat(self) -> None:
         """Renew the lease between steps (model loading, checkpoint writing)."""
-        self._beat()
+        self._beat(total_steps=self.total_steps)
 
     def should_stop(self) -> bool:
         return self.lost or self.cancel_requested
+
+    def __enter__(self) -> DatabaseSink:
+        """Keep the lease alive from a thread, so that a slow step or model load is not taken for a dead worker.
+
+        The lease then expires only when the whole process stops (killed, frozen, cut off).
+        """
+        self._stop = threading.Event()
+        self._keeper = threading.Thread(target=self._keep_lease, name=f"lease-job-{self.job_id}", daemon=True)
+        self._keeper.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._keeper.join(timeout=10)
+
+    def _keep_lease(self) -> None:
+        interval = max(self.lease_seconds / 3, 0.5)
+        while not self._stop.wait(interval) and not self.lost:
+            try:
+                self._beat()
+            except Exception:  # noqa: BLE001 - a failed renewal is retried; expiry is the safety net
+                log.exception("lease renewal for job %s failed", self.job_id)

@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import socket
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from worker.sdft.checkpoints import load_checkpoint, write_checkpoint
 from worker.sdft.config import TrainConfig
 from worker.sdft.data import Example
 from worker.sdft.models import LoadedModel, load_model
-from worker.sdft.train import train
+from worker.sdft.train import total_steps, train
 from worker.tasks.sink import DatabaseSink
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,9 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def job_work_dir(job_id: int) -> Path:
-    return get_settings().artifacts_dir / "jobs" / f"job-{job_id}" / "work"
+def job_work_dir(job: Job) -> Path:
+    """Step checkpoints of one job; the creation time keeps a reused id (a reset database) from resuming them."""
+    return get_settings().artifacts_dir / "jobs" / f"job-{job.id}-{int(job.created_at.timestamp())}" / "work"
 
 
 def load_start_model(track: Track, start: Checkpoint | None) -> LoadedModel:
@@ -105,10 +107,15 @@ def run_training_job(job_id: int) -> None:
                 settings.artifacts_dir
                 / "checkpoints"
                 / f"track-{track.id}"
-                / f"job-{job.id}-attempt-{claim.attempt}"
+                / f"job-{job.id}-attempt-{claim.attempt}-{uuid.uuid4().hex[:8]}"
             )
             evaluate_after = bool(job.summary.get("evaluate", True))
-            eval_queue = "gpu" if job.queue == "gpu" and settings.evaluate_on_gpu else "cpu"
+            evaluation_request = EvaluationRequest.model_validate(
+                {
+                    **job.summary.get("evaluation", {}),
+                    "queue": "gpu" if job.queue == "gpu" and settings.evaluate_on_gpu else "cpu",
+                }
+            )
             manifest_extra = {
                 "track_id": track.id,
                 "base_model": track.base_model,
@@ -119,29 +126,28 @@ def run_training_job(job_id: int) -> None:
                 "method": job.method,
             }
 
-        work_dir = job_work_dir(job_id)
+        work_dir = job_work_dir(job)
         if claim.fresh_start and work_dir.exists():
             shutil.rmtree(work_dir)  # made from another starting checkpoint: not resumable
         work_dir.mkdir(parents=True, exist_ok=True)
 
-        loaded = load_start_model(track, start)
-        sink.heartbeat()
-        result = train(
-            loaded=loaded, examples=examples, config=config, sink=sink, work_dir=work_dir, resume=True
-        )
-        if sink.lost:
-            return
-        if sink.cancel_requested:
-            with sessions.begin() as session:
-                lifecycle.finish(session, job_id, claim.attempt, state="cancelled")
-            return
-
-        sink.heartbeat()
-        written = write_checkpoint(
-            loaded,
-            checkpoint_dest,
-            manifest={**manifest_extra, "config": config.to_dict(), "metrics": result.final_metrics},
-        )
+        sink.total_steps = total_steps(config, len(examples))
+        with sink:  # renews the lease from a thread while the model loads, trains and is saved
+            loaded = load_start_model(track, start)
+            result = train(
+                loaded=loaded, examples=examples, config=config, sink=sink, work_dir=work_dir, resume=True
+            )
+            if sink.lost:
+                return
+            if sink.cancel_requested:
+                with sessions.begin() as session:
+                    lifecycle.finish(session, job_id, claim.attempt, state="cancelled")
+                return
+            written = write_checkpoint(
+                loaded,
+                checkpoint_dest,
+                manifest={**manifest_extra, "config": config.to_dict(), "metrics": result.final_metrics},
+            )
         manifest = _read_manifest(written)
         with sessions.begin() as session:
             checkpoint = lifecycle.succeed(
@@ -154,7 +160,7 @@ def run_training_job(job_id: int) -> None:
                 summary={"steps_done": result.steps_done},
             )
             if checkpoint is not None and evaluate_after:
-                queue_evaluation(session, checkpoint.id, EvaluationRequest(queue=eval_queue))
+                queue_evaluation(session, checkpoint.id, evaluation_request)
         if checkpoint is None:
             log.warning(
                 "job %s attempt %s lost ownership before promotion; checkpoint left unreferenced",
