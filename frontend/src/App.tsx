@@ -1,11 +1,18 @@
+import { lazy, Suspense } from "react";
 import { Route, Routes } from "react-router";
 import { Layout } from "./components/Layout";
+import { Loading } from "./components/states";
 import { NotFoundPage } from "./routes/NotFoundPage";
+import { PlaceholderPage } from "./routes/PlaceholderPage";
+import { DiffPage } from "./routes/skills/DiffPage";
 import { SkillDetailPage } from "./routes/skills/SkillDetailPage";
 import { SkillsPage } from "./routes/skills/SkillsPage";
 import { VersionPage } from "./routes/skills/VersionPage";
-import { DiffPage } from "./routes/skills/DiffPage";
-import { PlaceholderPage } from "./routes/PlaceholderPage";
+import { TrackDetailPage } from "./routes/tracks/TrackDetailPage";
+import { TracksPage } from "./routes/tracks/TracksPage";
+
+// The charting library is most of the bundle: load the pages that draw charts on demand.
+const JobPage = lazy(() => import("./routes/jobs/JobPage").then((module) => ({ default: module.JobPage })));
 
 /** Every page has a URL of its own, so a run, a checkpoint or a token can be linked. */
 export function AppRoutes() {
@@ -17,11 +24,17 @@ export function AppRoutes() {
         <Route path="skills/:skillId" element={<SkillDetailPage />} />
         <Route path="skills/:skillId/versions/:versionId" element={<VersionPage />} />
         <Route path="skills/:skillId/diff/:fromId/:toId" element={<DiffPage />} />
-        <Route path="tracks/*" element={<PlaceholderPage title="Tracks" />} />
+        <Route path="tracks" element={<TracksPage />} />
+        <Route path="tracks/:trackId" element={<TrackDetailPage />} />
+        <Route path="jobs/:jobId" element={<Lazy page={<JobPage />} />} />
         <Route path="compare" element={<PlaceholderPage title="Compare" />} />
         <Route path="playground" element={<PlaceholderPage title="Playground" />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>
   );
+}
+
+function Lazy({ page }: { page: React.ReactNode }) {
+  return <Suspense fallback={<Loading label="Loading page…" />}>{page}</Suspense>;
 }

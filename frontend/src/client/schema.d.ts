@@ -725,7 +725,7 @@ export interface components {
              * Error Count
              * @default 0
              */
-            error_count: number;
+            error_count?: number;
             /**
              * Errors
              * @description the first 100 errors
@@ -735,7 +735,7 @@ export interface components {
              * Flag Count
              * @default 0
              */
-            flag_count: number;
+            flag_count?: number;
             /**
              * Flags
              * @description the first 100 flags: text that addresses the model
@@ -746,7 +746,7 @@ export interface components {
              * @default reject
              * @enum {string}
              */
-            on_error: "reject" | "skip";
+            on_error?: "reject" | "skip";
         };
         /** DatasetVersionDetail */
         DatasetVersionDetail: {
@@ -891,13 +891,13 @@ export interface components {
              * General Probe
              * @default true
              */
-            general_probe: boolean;
+            general_probe?: boolean;
             /**
              * General Probe Items
              * @description probe prompts used (evenly across categories); None = all
              * @default 100
              */
-            general_probe_items: number | null;
+            general_probe_items?: number | null;
             /**
              * Max Examples
              * @description evaluate at most this many eval rows
@@ -907,19 +907,19 @@ export interface components {
              * Max New Tokens
              * @default 128
              */
-            max_new_tokens: number;
+            max_new_tokens?: number;
             /**
              * Queue
              * @default cpu
              * @enum {string}
              */
-            queue: "cpu" | "gpu";
+            queue?: "cpu" | "gpu";
             /**
              * Samples
              * @description k > 1 also samples k completions for pass@k
              * @default 1
              */
-            samples: number;
+            samples?: number;
         };
         /** ExamplePage */
         ExamplePage: {
@@ -1060,20 +1060,22 @@ export interface components {
              * @description evaluate the new checkpoint on every skill afterwards
              * @default true
              */
-            evaluate: boolean;
+            evaluate?: boolean;
+            /** @description settings of that follow-up evaluation */
+            evaluation?: components["schemas"]["EvaluationRequest"];
             /**
              * Method
              * @default sdft
              * @enum {string}
              */
-            method: "sdft" | "sft";
+            method?: "sdft" | "sft";
             /**
              * Queue
              * @description worker queue for the training run
              * @default gpu
              * @enum {string}
              */
-            queue: "gpu" | "cpu";
+            queue?: "gpu" | "cpu";
             /** Skill Id */
             skill_id: number;
         };
@@ -1336,7 +1338,7 @@ export interface components {
              * Description
              * @default
              */
-            description: string;
+            description?: string;
             /** Name */
             name: string;
             /**
@@ -1344,7 +1346,7 @@ export interface components {
              * @default exact
              * @enum {string}
              */
-            scorer: "exact" | "contains" | "regex" | "json_match" | "choice" | "tool_calls";
+            scorer?: "exact" | "contains" | "regex" | "json_match" | "choice" | "tool_calls";
             /** Scorer Config */
             scorer_config?: {
                 [key: string]: unknown;
@@ -1395,7 +1397,7 @@ export interface components {
              * @description `tiny`, `smollm2-135m`, `qwen2.5-0.5b`, a Hugging Face id (org/name) or a folder under an allowed model root.
              * @default smollm2-135m
              */
-            base_model: string;
+            base_model?: string;
             /** Name */
             name: string;
         };

@@ -10,8 +10,10 @@ export function Modal({
   onClose,
   children,
   footer,
+  wide,
 }: {
   title: string;
+  wide?: boolean;
   onClose: () => void;
   children: ReactNode;
   footer?: ReactNode;
@@ -51,7 +53,7 @@ export function Modal({
   return (
     <div className="modal-backdrop" onMouseDown={(event) => event.target === event.currentTarget && onClose()}>
       <div
-        className="modal"
+        className={wide ? "modal wide" : "modal"}
         role="dialog"
         aria-modal="true"
         aria-label={title}

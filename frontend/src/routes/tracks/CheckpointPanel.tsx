@@ -1,0 +1,161 @@
+import { useState } from "react";
+import { Link } from "react-router";
+import { Modal } from "../../components/Modal";
+import { ErrorState, Loading } from "../../components/states";
+import { formatBytes, formatDate, formatMetric } from "../../lib/format";
+import { useQueueEvaluation } from "../../queries/evaluations";
+import { useCheckpoint, useRollback, type TrackDetail } from "../../queries/tracks";
+import { describeRollback } from "./rollback";
+
+const KEY_METRICS = ["loss", "divergence", "nll", "student_logprob", "teacher_logprob", "entropy", "grad_norm"];
+
+export function CheckpointPanel({
+  track,
+  checkpointId,
+  skillName,
+}: {
+  track: TrackDetail;
+  checkpointId: number;
+  skillName: (skillId: number | null) => string;
+}) {
+  const checkpoint = useCheckpoint(checkpointId);
+  const rollback = useRollback(track.id);
+  const evaluate = useQueueEvaluation(track.id);
+  const [confirming, setConfirming] = useState(false);
+  const node = track.checkpoints.find((c) => c.id === checkpointId);
+  if (checkpoint.isPending) return <Loading label="Loading checkpoint…" />;
+  if (checkpoint.isError) return <ErrorState error={checkpoint.error} onRetry={() => void checkpoint.refetch()} />;
+  const data = checkpoint.data;
+  const isHead = track.head_checkpoint_id === data.id;
+  const label = data.kind === "base" ? `base ${track.base_model}` : skillName(data.skill_id);
+  const files = Array.isArray(data.manifest.files) ? (data.manifest.files as { size?: number }[]) : [];
+  const totalBytes = files.reduce((sum, file) => sum + (typeof file.size === "number" ? file.size : 0), 0);
+  const running = track.running_job_id !== null;
+  const lines = node
+    ? describeRollback({
+        checkpoints: track.checkpoints,
+        headId: track.head_checkpoint_id,
+        targetId: data.id,
+        queuedJobs: track.queued_job_ids.length,
+        label: (c) => (c.kind === "base" ? "base model" : skillName(c.skill_id)),
+      })
+    : [];
+
+  return (
+    <div className="stack" aria-label={`Checkpoint ${data.id}`}>
+      <div className="row">
+        <h3 className="mono">#{data.id}</h3>
+        <strong>{label}</strong>
+        {data.method && <span className={`badge method-${data.method}`}>{data.method}</span>}
+        {isHead && <span className="badge head">HEAD</span>}
+      </div>
+      <dl className="kv small">
+        <dt>Created</dt>
+        <dd>{formatDate(data.created_at)}</dd>
+        <dt>Parent</dt>
+        <dd className="mono">{data.parent_id ? `#${data.parent_id}` : "—"}</dd>
+        {data.job_id && (
+          <>
+            <dt>Trained by</dt>
+            <dd>
+              <Link to={`/jobs/${data.job_id}`}>job #{data.job_id}</Link>
+            </dd>
+          </>
+        )}
+        {data.skill_id && (
+          <>
+            <dt>Data</dt>
+            <dd>
+              <Link to={`/skills/${data.skill_id}/versions/${data.dataset_version_id}`}>dataset version #{data.dataset_version_id}</Link>
+            </dd>
+          </>
+        )}
+        {files.length > 0 && (
+          <>
+            <dt>Files</dt>
+            <dd>
+              {files.length} files{totalBytes ? `, ${formatBytes(totalBytes)}` : ""} · sha256 in manifest
+            </dd>
+          </>
+        )}
+        {KEY_METRICS.filter((key) => typeof data.metrics[key] === "number").map((key) => (
+          <MetricRow key={key} name={key} value={data.metrics[key] as number} />
+        ))}
+      </dl>
+      <div className="row">
+        {!isHead && (
+          <button
+            type="button"
+            className="btn primary small"
+            disabled={running}
+            title={running ? "A job is running on this track: roll back after it ends or cancel it" : undefined}
+            onClick={() => setConfirming(true)}
+          >
+            Roll back here
+          </button>
+        )}
+        <a className="btn small" href={`/api/checkpoints/${data.id}/download`} download>
+          Download
+        </a>
+        <button type="button" className="btn small" disabled={evaluate.isPending} onClick={() => evaluate.mutate(data.id)}>
+          {evaluate.isPending ? "Queueing…" : "Evaluate"}
+        </button>
+      </div>
+      {running && !isHead && <p className="small muted">Rollback is unavailable while a job runs on this track.</p>}
+      {evaluate.isSuccess && (
+        <p className="small ok-text" role="status">
+          Evaluation queued as job #{evaluate.data.id}; the regression matrix fills in when it ends.
+        </p>
+      )}
+      {evaluate.isError && <ErrorState error={evaluate.error} />}
+      {Object.keys(data.config).length > 0 && (
+        <details>
+          <summary className="small">Training config</summary>
+          <pre className="block">{JSON.stringify(data.config, null, 2)}</pre>
+        </details>
+      )}
+      {confirming && (
+        <Modal
+          title={`Roll back to #${data.id}?`}
+          onClose={() => (setConfirming(false), rollback.reset())}
+          footer={
+            <>
+              <button type="button" className="btn" onClick={() => setConfirming(false)}>
+                Keep the head where it is
+              </button>
+              <button
+                type="button"
+                className="btn primary"
+                disabled={rollback.isPending}
+                onClick={() =>
+                  rollback.mutate(
+                    { checkpoint_id: data.id, expected_head_id: track.head_checkpoint_id },
+                    { onSuccess: () => setConfirming(false) },
+                  )
+                }
+              >
+                {rollback.isPending ? "Rolling back…" : `Roll back to #${data.id}`}
+              </button>
+            </>
+          }
+        >
+          <ul className="change-list" data-testid="rollback-changes">
+            {lines.map((line) => (
+              <li key={line}>{line}</li>
+            ))}
+          </ul>
+          {rollback.isError && <ErrorState error={rollback.error} title="Rollback refused" />}
+        </Modal>
+      )}
+    </div>
+  );
+}
+
+function MetricRow({ name, value }: { name: string; value: number }) {
+  return (
+    <>
+      <dt>{name} (last step)</dt>
+      <dd className="mono">{formatMetric(value)}</dd>
+    </>
+  );
+}

@@ -1,0 +1,177 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { ApiError } from "../../client/api";
+import { Field } from "../../components/Field";
+import { ErrorTable } from "../skills/datasets/RowTables";
+import { useDatasetVersions } from "../../queries/datasets";
+import { useSkills } from "../../queries/skills";
+import type { JobCreate } from "../../queries/tracks";
+
+type Config = NonNullable<JobCreate["config"]>;
+
+/** Options shown as fields; empty ones are omitted so the engine's (the paper's) default applies. */
+const NUMBER_FIELDS: { key: keyof Config; label: string; placeholder: string; step?: string; hint?: string }[] = [
+  { key: "steps", label: "Steps", placeholder: "2 epochs", hint: "optimizer steps; empty trains 2 epochs" },
+  { key: "batch_size", label: "Batch size", placeholder: "4", hint: "prompts per optimizer step" },
+  { key: "lr", label: "Learning rate", placeholder: "2e-5", step: "any" },
+  { key: "ema_rate", label: "EMA rate", placeholder: "0.01", step: "any", hint: "teacher ← (1 − rate)·teacher + rate·student" },
+  { key: "skip_first_tokens", label: "Skipped tokens", placeholder: "3", hint: "first completion tokens left out of the loss" },
+  { key: "max_new_tokens", label: "Max new tokens", placeholder: "256" },
+  { key: "trace_every", label: "Trace every", placeholder: "0 = never", hint: "steps between per-token traces (token inspector)" },
+];
+
+export function QueueJobForm({
+  onSubmit,
+  onCancel,
+  pending,
+  error,
+  initialSkillId,
+}: {
+  onSubmit: (body: JobCreate) => void;
+  onCancel: () => void;
+  pending: boolean;
+  error: unknown;
+  initialSkillId?: number;
+}) {
+  const skills = useSkills();
+  const [skillId, setSkillId] = useState<number | null>(initialSkillId ?? null);
+  const versions = useDatasetVersions(skillId ?? 0);
+  const [versionId, setVersionId] = useState<number | null>(null);
+  const [method, setMethod] = useState<"sdft" | "sft">("sdft");
+  const [teacher, setTeacher] = useState("");
+  const [divergence, setDivergence] = useState("");
+  const [numbers, setNumbers] = useState<Record<string, string>>({ trace_every: "5" });
+  const [extra, setExtra] = useState("");
+  const [evaluate, setEvaluate] = useState(true);
+  const [localError, setLocalError] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (skillId === null && skills.data?.[0]) setSkillId(skills.data[0].id);
+  }, [skills.data, skillId]);
+  const versionList = skillId === null ? [] : (versions.data ?? []);
+  useEffect(() => {
+    // Default to the newest version of the chosen skill.
+    const newest = [...versionList].sort((a, b) => b.version - a.version)[0];
+    setVersionId(newest?.id ?? null);
+  }, [skillId, versions.data]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    if (skillId === null || versionId === null) {
+      setLocalError("Choose a skill with at least one uploaded version.");
+      return;
+    }
+    let config: Record<string, unknown> = {};
+    if (extra.trim()) {
+      try {
+        const parsed: unknown = JSON.parse(extra);
+        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not an object");
+        config = parsed as Record<string, unknown>;
+      } catch {
+        setLocalError('Other options must be a JSON object, e.g. {"warmup_ratio": 0.1}.');
+        return;
+      }
+    }
+    for (const field of NUMBER_FIELDS) {
+      const raw = numbers[field.key]?.trim();
+      if (raw) config[field.key] = Number(raw);
+    }
+    if (method === "sdft" && teacher) config.teacher = teacher;
+    if (method === "sdft" && divergence) config.divergence = divergence;
+    setLocalError(null);
+    onSubmit({ skill_id: skillId, dataset_version_id: versionId, method, config: config as Config, evaluate });
+  }
+
+  const apiError = error instanceof ApiError ? error : null;
+  const sdftOnly = new Set<keyof Config>(["ema_rate", "skip_first_tokens"]);
+
+  return (
+    <form className="stack" onSubmit={submit} aria-label="Queue a skill" noValidate>
+      <div className="grid-2">
+        <Field label="Skill">
+          <select value={skillId ?? ""} onChange={(event) => setSkillId(Number(event.target.value) || null)}>
+            {(skills.data ?? []).map((skill) => (
+              <option key={skill.id} value={skill.id}>
+                {skill.name}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Dataset version" hint={versionList.length === 0 && skillId !== null && !versions.isPending ? "this skill has no uploads yet" : undefined}>
+          <select value={versionId ?? ""} onChange={(event) => setVersionId(Number(event.target.value) || null)} disabled={versionList.length === 0}>
+            {[...versionList]
+              .sort((a, b) => b.version - a.version)
+              .map((version) => (
+                <option key={version.id} value={version.id}>
+                  v{version.version} · {version.n_train} train / {version.n_eval} eval · {version.sha256.slice(0, 8)}
+                </option>
+              ))}
+          </select>
+        </Field>
+      </div>
+      <fieldset className="segmented">
+        <legend>Method</legend>
+        <label>
+          <input type="radio" name="method" value="sdft" checked={method === "sdft"} onChange={() => setMethod("sdft")} /> SDFT
+          <span className="hint"> self-distillation: the student learns from its own samples, scored by a teacher that sees the demonstration</span>
+        </label>
+        <label>
+          <input type="radio" name="method" value="sft" checked={method === "sft"} onChange={() => setMethod("sft")} /> SFT
+          <span className="hint"> plain supervised fine-tuning on the demonstrations (the baseline)</span>
+        </label>
+      </fieldset>
+      {method === "sdft" && (
+        <div className="grid-2">
+          <Field label="Teacher" hint="ema is the paper's default; live diverged in its ablation">
+            <select value={teacher} onChange={(event) => setTeacher(event.target.value)}>
+              <option value="">ema (default)</option>
+              <option value="frozen">frozen</option>
+              <option value="live">live</option>
+            </select>
+          </Field>
+          <Field label="Divergence" hint="forward KL(teacher ‖ student) is what the paper's numbers use">
+            <select value={divergence} onChange={(event) => setDivergence(event.target.value)}>
+              <option value="">forward_kl (default)</option>
+              <option value="reverse_kl">reverse_kl</option>
+              <option value="jsd">jsd</option>
+            </select>
+          </Field>
+        </div>
+      )}
+      <div className="grid-3">
+        {NUMBER_FIELDS.filter((field) => method === "sdft" || !sdftOnly.has(field.key)).map((field) => (
+          <Field key={field.key} label={field.label} hint={field.hint}>
+            <input
+              type="number"
+              step={field.step ?? "1"}
+              min={0}
+              placeholder={field.placeholder}
+              value={numbers[field.key] ?? ""}
+              onChange={(event) => setNumbers({ ...numbers, [field.key]: event.target.value })}
+            />
+          </Field>
+        ))}
+      </div>
+      <Field label="Other options (JSON)" optional hint="any other training option, e.g. {&quot;warmup_ratio&quot;: 0.05, &quot;lora_rank&quot;: 16}">
+        <textarea rows={2} value={extra} onChange={(event) => setExtra(event.target.value)} placeholder="{}" />
+      </Field>
+      <label className="check">
+        <input type="checkbox" checked={evaluate} onChange={(event) => setEvaluate(event.target.checked)} /> Evaluate the new checkpoint on every
+        skill of the track and the general probe afterwards
+      </label>
+      {(localError || apiError) && (
+        <div className="notice bad stack" role="alert" style={{ gap: 6 }}>
+          <span>{localError ?? apiError?.message}</span>
+          {apiError && apiError.errors.length > 1 && <ErrorTable errors={apiError.errors} total={apiError.errorCount} />}
+        </div>
+      )}
+      <div className="form-actions">
+        <button type="button" className="btn" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" className="btn primary" disabled={pending}>
+          {pending ? "Queueing…" : "Queue skill"}
+        </button>
+      </div>
+    </form>
+  );
+}
