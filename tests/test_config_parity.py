@@ -1,0 +1,35 @@
+"""The API's job config (validated at submission, no torch) and the engine's TrainConfig agree."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from backend.jobs.schemas import JobConfig
+from worker.sdft.config import ConfigError, TrainConfig
+
+# Engine settings deliberately not exposed per job through the API.
+ENGINE_ONLY = {"method", "teacher_template", "extra"}
+
+
+def test_every_api_option_is_an_engine_option() -> None:
+    engine = {field.name for field in dataclasses.fields(TrainConfig)}
+    assert set(JobConfig.model_fields) <= engine, set(JobConfig.model_fields) - engine
+
+
+def test_api_defaults_defer_to_the_engine() -> None:
+    assert all(field.default is None for field in JobConfig.model_fields.values())
+
+
+def test_what_the_api_accepts_the_engine_accepts() -> None:
+    accepted = JobConfig(steps=3, lr=1e-5, teacher="frozen", divergence="jsd", beta=0.3, n_rollouts=2)
+    config = TrainConfig.from_dict(accepted.engine_overrides())
+    assert (config.steps, config.teacher, config.divergence, config.beta) == (3, "frozen", "jsd", 0.3)
+
+
+def test_engine_refuses_what_it_does_not_know_naming_the_field() -> None:
+    try:
+        TrainConfig.from_dict({"no_such_option": 1})
+    except ConfigError as error:
+        assert error.field == "no_such_option"
+    else:
+        raise AssertionError("unknown option accepted")
