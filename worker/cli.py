@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from worker.cli_eval import add_eval, run_eval
+
 DEFAULT_MODEL = "smollm2-135m"
 DEFAULT_MODELS_DIR = Path("data/models")
 
@@ -346,6 +348,7 @@ COMMANDS: dict[
     "train": ("train a skill with SDFT or SFT; one JSON line per step", add_train, run_train),
     "generate": ("generate from a model or checkpoint", add_generate, run_generate),
     "logprobs": ("per-token student/teacher log-probs of a completion, as JSON", add_logprobs, run_logprobs),
+    "eval": ("score a model or checkpoint on a skill file (and the general probe)", add_eval, run_eval),
 }
 
 

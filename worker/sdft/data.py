@@ -80,9 +80,13 @@ def example_from_row(row: Any, *, line: int | None) -> Example:
         if "prompt" not in row:
             raise DataError(line, "prompt", "is missing")
         prompt = parse_messages(row["prompt"], line=line)
-        demonstration = row.get("demonstration")
+        # The same row shapes the upload API accepts: response | completion | demonstration.
+        demonstration = next(
+            (row[key] for key in ("demonstration", "response", "completion") if row.get(key) is not None),
+            None,
+        )
         if demonstration is None:
-            raise DataError(line, "demonstration", "is missing")
+            raise DataError(line, "demonstration", "is missing (also accepted: response, completion)")
     if not isinstance(demonstration, str) or not demonstration.strip():
         raise DataError(line, "demonstration", "must be a non-empty string")
     if prompt[-1]["role"] != "user":
