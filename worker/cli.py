@@ -342,12 +342,78 @@ def run_logprobs(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- preflight
+
+
+def add_preflight(parser: argparse.ArgumentParser) -> None:
+    _add_model_arguments(parser)
+    parser.add_argument("--demos", type=Path, required=True, help="demonstrations: .jsonl, .json or .csv")
+    parser.add_argument(
+        "--template", help="teacher template with {prompt} and {demonstration} (default: the paper's)"
+    )
+    parser.add_argument("--max-prompt-tokens", type=int, default=2048, help="training limit to warn about")
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="rollout length to leave room for")
+    parser.add_argument(
+        "--scorer", help="score the teacher's greedy answers against `reference` (e.g. exact)"
+    )
+    parser.add_argument("--scorer-config", default="{}", help="JSON object of scorer options")
+    parser.add_argument("--no-answers", action="store_true", help="skip the teacher's greedy answers (fast)")
+    parser.add_argument("--answer-max-new-tokens", type=int, default=128)
+    parser.add_argument("--weak-gap", type=float, default=0.1, help="flag gaps below this (nats/token)")
+    parser.add_argument("--out", type=Path, help="also write the whole report here as JSON")
+
+
+def run_preflight(args: argparse.Namespace) -> int:
+    """One JSON line per demonstration, most useful first, then the summary."""
+    from worker.sdft.config import PAPER_TEACHER_TEMPLATE, TrainConfig
+    from worker.sdft.data import read_examples
+    from worker.sdft.preflight import preflight
+    from worker.sdft.scoring import get_scorer
+
+    checked = TrainConfig(
+        teacher_template=args.template or PAPER_TEACHER_TEMPLATE,
+        max_prompt_tokens=args.max_prompt_tokens,
+        max_new_tokens=args.max_new_tokens,
+    )  # the same validation a training run would apply to these settings
+    if args.answer_max_new_tokens < 1:
+        raise UsageError("--answer-max-new-tokens must be >= 1")
+    scorer = None
+    if args.scorer:
+        try:
+            options = json.loads(args.scorer_config)
+            scorer = get_scorer(args.scorer, **(options if isinstance(options, dict) else {}))
+        except (json.JSONDecodeError, TypeError, ValueError) as error:
+            raise UsageError(f"--scorer/--scorer-config: {error}") from None
+    examples = read_examples(args.demos)
+    if args.out is not None and args.out.exists():
+        raise UsageError(f"{args.out} already exists; reports are never overwritten")
+    report = preflight(
+        _load(args),
+        examples,
+        template=checked.teacher_template,
+        max_prompt_tokens=checked.max_prompt_tokens,
+        max_new_tokens=checked.max_new_tokens,
+        scorer=scorer,
+        teacher_answers=not args.no_answers,
+        answer_max_new_tokens=args.answer_max_new_tokens,
+        weak_gap=args.weak_gap,
+    )
+    payload = report.to_dict()
+    for row in payload["demonstrations"]:
+        _emit({"event": "demonstration", **row})
+    _emit({"event": "summary", "model": payload["model"], **payload["summary"]})
+    if args.out is not None:
+        args.out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
+    return 0
+
+
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {
     "train": ("train a skill with SDFT or SFT; one JSON line per step", add_train, run_train),
     "generate": ("generate from a model or checkpoint", add_generate, run_generate),
     "logprobs": ("per-token student/teacher log-probs of a completion, as JSON", add_logprobs, run_logprobs),
+    "preflight": ("check demonstrations for a teacher signal before training", add_preflight, run_preflight),
     "eval": ("score a model or checkpoint on a skill file (and the general probe)", add_eval, run_eval),
 }
 

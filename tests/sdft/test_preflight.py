@@ -208,3 +208,36 @@ def test_smollm2_teacher_finds_a_tool_call_demonstration_far_more_likely(models_
     report = preflight(loaded, examples, teacher_answers=False)
     assert report.summary["n_with_signal"] == 3
     assert report.summary["mean_gap"] > 0.5
+
+
+def test_cli_prints_ranked_rows_then_a_summary(
+    tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from worker.cli import main
+
+    demos = tmp_path / "demos.jsonl"
+    demos.write_text(
+        "".join(
+            json.dumps({"prompt": f"What is {i} plus {i}?", "demonstration": f"{2 * i}", "reference": "x"})
+            + "\n"
+            for i in range(3)
+        )
+    )
+    out = tmp_path / "report.json"
+    common = ["--model", "tiny", "--models-dir", str(models_dir), "--demos", str(demos)]
+    code = main(
+        ["preflight", *common, "--scorer", "exact", "--answer-max-new-tokens", "3", "--out", str(out)]
+    )
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0
+    assert [line["event"] for line in lines] == ["demonstration"] * 3 + ["summary"]
+    assert [line["rank"] for line in lines[:3]] == [1, 2, 3]
+    assert lines[-1]["n"] == 3 and lines[-1]["teacher_accuracy"] == 0.0
+    assert json.loads(out.read_text())["summary"]["verdict"] == lines[-1]["verdict"]
+    # Bad input: one line on stderr, exit 2, nothing written.
+    assert main(["preflight", *common, "--scorer", "no-such-scorer"]) == 2
+    assert "no-such-scorer" in capsys.readouterr().err
+    assert main(["preflight", *common, "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
