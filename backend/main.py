@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute
 
 from backend import health
+from backend.auth.bootstrap import auth_lifespan
 from backend.errors import install_error_handlers
 from backend.settings import get_settings
 
@@ -18,7 +19,7 @@ Self-Distillation Fine-Tuning (SDFT), one skill after another, and measures what
 did to the old ones."""
 
 # Domain routers; a domain whose routes module does not exist yet is simply not mounted.
-DOMAINS = ("skills", "datasets", "tracks", "jobs", "checkpoints", "evaluations")
+DOMAINS = ("auth", "skills", "datasets", "tracks", "jobs", "checkpoints", "evaluations")
 
 
 def _unique_id(route: APIRoute) -> str:
@@ -32,6 +33,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description=API_DESCRIPTION,
         generate_unique_id_function=_unique_id,
+        lifespan=auth_lifespan,
     )
     install_error_handlers(app)
     app.include_router(health.router)

@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and tests see the whole metadata."""
 
+from backend.auth.models import AuthToken, Project, ProjectMember, User
 from backend.checkpoints.models import Checkpoint
 from backend.datasets.models import DatasetVersion, Demonstration
 from backend.db import Base
@@ -9,14 +10,18 @@ from backend.skills.models import Skill
 from backend.tracks.models import Track
 
 __all__ = [
+    "AuthToken",
     "Base",
     "Checkpoint",
     "DatasetVersion",
     "Demonstration",
     "Evaluation",
     "Job",
+    "Project",
+    "ProjectMember",
     "JobEvent",
     "RolloutTrace",
     "Skill",
     "Track",
+    "User",
 ]

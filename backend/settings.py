@@ -36,6 +36,17 @@ class Settings(BaseSettings):
     model_roots: list[Path] = Field(default_factory=list)
     # Redis redelivers unacknowledged messages after this; it must exceed the longest job.
     broker_visibility_timeout_s: int = 7 * 24 * 3600
+    # Accounts. AUTH_DISABLED makes every loopback request the local admin: for a single-user run
+    # bound to 127.0.0.1 only (the app refuses to start with it on any other HOST).
+    auth_disabled: bool = False
+    host: str = Field(default="127.0.0.1", description="Address the API binds (scripts/serve.sh reads HOST).")
+    session_hours: int = Field(default=24 * 14, ge=1, description="Browser session lifetime.")
+    # Secure cookies need HTTPS; set it behind a TLS-terminating proxy.
+    cookie_secure: bool = False
+    # argon2id cost (RFC 9106's second recommendation by default); tests lower it.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=64 * 1024, ge=64)
+    argon2_parallelism: int = Field(default=4, ge=1)
 
     @property
     def resolved_database_url(self) -> str:

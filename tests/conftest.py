@@ -18,6 +18,12 @@ from sqlalchemy import create_engine, text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Passwords are argon2id-hashed; the production cost (~0.1-1 s) would dominate a suite that starts
+# an app, with its local admin, in every test. Processes the tests start inherit this too.
+os.environ.setdefault("ARGON2_TIME_COST", "1")
+os.environ.setdefault("ARGON2_MEMORY_KIB", "256")
+os.environ.setdefault("ARGON2_PARALLELISM", "1")
+
 
 def _reset_caches() -> None:
     from backend.db import get_engine, get_sessionmaker
@@ -109,9 +115,36 @@ def db_session(db: None) -> Iterator[Session]:  # noqa: F821
 
 @pytest.fixture()
 def client(db: None) -> Iterator[TestClient]:  # noqa: F821
+    """The API as the local admin: logged in with the password the first start wrote, then a bearer token."""
+    from fastapi.testclient import TestClient
+
+    from backend.main import create_app
+    from tests.backend.auth_support import log_in_as_local_admin
+
+    with TestClient(create_app()) as test_client:
+        log_in_as_local_admin(test_client)
+        yield test_client
+
+
+@pytest.fixture()
+def anon_client(db: None) -> Iterator[TestClient]:  # noqa: F821
+    """The API with no credentials at all."""
     from fastapi.testclient import TestClient
 
     from backend.main import create_app
 
     with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+@pytest.fixture()
+def other_project_client(client: TestClient) -> Iterator[TestClient]:  # noqa: F821
+    """A user who is admin of their own project "elsewhere" and has no role in any other."""
+    from fastapi.testclient import TestClient
+
+    from backend.main import create_app
+    from tests.backend.auth_support import make_user_client
+
+    with TestClient(create_app()) as test_client:
+        make_user_client(test_client, "outsider", own_project="elsewhere")
         yield test_client

@@ -3,12 +3,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from backend.auth.dependencies import Authorized
 from backend.checkpoints import service
 from backend.checkpoints.schemas import CheckpointRead
 from backend.db import Id, SessionDep
 from backend.tracks.models import Track
 
-router = APIRouter(prefix="/api", tags=["checkpoints"])
+router = APIRouter(prefix="/api", tags=["checkpoints"], dependencies=[Authorized])
 
 
 @router.get("/checkpoints/{checkpoint_id}", response_model=CheckpointRead, operation_id="checkpoints-get")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from backend.auth.dependencies import Authorized
 from backend.datasets import service
 from backend.datasets.schemas import (
     DatasetDiff,
@@ -20,7 +21,7 @@ from backend.datasets.upload import UPLOAD_OPENAPI, received_file
 from backend.db import SessionDep
 from backend.settings import Settings, get_settings
 
-router = APIRouter(prefix="/api", tags=["datasets"])
+router = APIRouter(prefix="/api", tags=["datasets"], dependencies=[Authorized])
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # Ids are 32-bit integer columns: a larger number is refused (422), not sent to the database (500).

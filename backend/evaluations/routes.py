@@ -4,12 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from backend.auth.dependencies import Authorized
 from backend.db import Id, SessionDep
 from backend.evaluations import matrix, service
 from backend.evaluations.schemas import EvaluationDetail, EvaluationRead, EvaluationRequest, RegressionMatrix
 from backend.jobs.schemas import JobRead
 
-router = APIRouter(prefix="/api", tags=["evaluations"])
+router = APIRouter(prefix="/api", tags=["evaluations"], dependencies=[Authorized])
 
 
 @router.post(

@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
+from backend.auth.dependencies import Authorized, PrincipalDep
 from backend.db import Id, SessionDep, get_sessionmaker
 from backend.jobs import service
 from backend.jobs.schemas import (
@@ -20,17 +21,18 @@ from backend.jobs.schemas import (
     StepMetrics,
 )
 
-router = APIRouter(prefix="/api", tags=["jobs"])
+router = APIRouter(prefix="/api", tags=["jobs"], dependencies=[Authorized])
 
 SSE_POLL_SECONDS = 0.5
 
 
 @router.get("/jobs", response_model=list[JobRead], operation_id="jobs-list")
 def list_jobs(
-    session: SessionDep, track_id: Id | None = None, state: JobState | None = None
+    session: SessionDep, principal: PrincipalDep, track_id: Id | None = None, state: JobState | None = None
 ) -> list[JobRead]:
-    """Jobs, filtered by track and/or state."""
-    return [JobRead.model_validate(job) for job in service.list_jobs(session, track_id, state)]
+    """Jobs of your projects, filtered by track and/or state."""
+    jobs = service.list_jobs(session, track_id, state, project_ids=principal.visible_project_ids())
+    return [JobRead.model_validate(job) for job in jobs]
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail, operation_id="jobs-get")

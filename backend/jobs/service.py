@@ -14,6 +14,7 @@ from backend.jobs.models import Job, JobEvent, RolloutTrace
 from backend.jobs.schemas import JobCreate
 from backend.queue import RUN_JOB, enqueue_after_commit
 from backend.skills.models import Skill
+from backend.tracks.models import Track
 from backend.tracks.service import get_track
 
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
@@ -25,9 +26,11 @@ def add_event(session: Session, job: Job, kind: str, data: dict, step: int | Non
 
 def submit_job(session: Session, track_id: int, data: JobCreate) -> Job:
     """Queue a training job at the end of the track's queue; the worker is told after commit."""
-    get_track(session, track_id)
-    if session.get(Skill, data.skill_id) is None:
-        raise Invalid(f"skill {data.skill_id} does not exist", field="skill_id")
+    track = get_track(session, track_id)
+    skill = session.get(Skill, data.skill_id)
+    # A skill of another project is as good as absent: its data must not flow into this track.
+    if skill is None or skill.project_id != track.project_id:
+        raise Invalid(f"skill {data.skill_id} does not exist in this track's project", field="skill_id")
     version = session.get(DatasetVersion, data.dataset_version_id)
     if version is None or version.skill_id != data.skill_id:
         raise Invalid(
@@ -66,9 +69,17 @@ def get_job(session: Session, job_id: int) -> Job:
     return job
 
 
-def list_jobs(session: Session, track_id: int | None = None, state: str | None = None) -> Sequence[Job]:
-    """Jobs, optionally of one track and/or in one state, in queue order."""
+def list_jobs(
+    session: Session,
+    track_id: int | None = None,
+    state: str | None = None,
+    *,
+    project_ids: Sequence[int] | None = None,
+) -> Sequence[Job]:
+    """Jobs, optionally of one track, in one state and/or of some projects, in queue order."""
     query = select(Job).order_by(Job.track_id, Job.position, Job.id)
+    if project_ids is not None:
+        query = query.join(Track, Track.id == Job.track_id).where(Track.project_id.in_(project_ids))
     if track_id is not None:
         query = query.where(Job.track_id == track_id)
     if state is not None:

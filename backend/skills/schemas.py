@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.db import BodyId
+
 ScorerName = Literal["exact", "contains", "regex", "json_match", "choice", "tool_calls"]
 
 
@@ -21,12 +23,14 @@ class SkillCreate(BaseModel):
     )
     scorer: ScorerName = "exact"
     scorer_config: dict[str, Any] = Field(default_factory=dict)
+    project_id: BodyId | None = Field(default=None, description="owning project; default: your first project")
 
 
 class SkillRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    project_id: int
     name: str
     description: str
     teacher_template: str | None

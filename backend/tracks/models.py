@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db import Base, utcnow
@@ -12,10 +12,15 @@ class Track(Base):
     """A base model and a head pointer into its checkpoint tree (the root checkpoint is the base model)."""
 
     __tablename__ = "track"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # Names are unique within a project.
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
     base_model: Mapped[str] = mapped_column(String(500))
+    # Lets transformers run Python shipped with the model: set only by a project admin.
+    trust_remote_code: Mapped[bool] = mapped_column(default=False)
     head_checkpoint_id: Mapped[int | None] = mapped_column(
         ForeignKey("checkpoint.id", use_alter=True, ondelete="SET NULL"), nullable=True
     )

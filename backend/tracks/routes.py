@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from backend.db import Id, SessionDep
+from fastapi import APIRouter, Query, status
+
+from backend.auth.dependencies import Authorized, PrincipalDep, project_for_new_resource
+from backend.db import ID_MAX, Id, SessionDep
 from backend.jobs import service as jobs_service
 from backend.jobs.schemas import JobCreate, JobRead
 from backend.tracks import service
@@ -15,7 +18,7 @@ from backend.tracks.schemas import (
     TrackRead,
 )
 
-router = APIRouter(prefix="/api", tags=["tracks"])
+router = APIRouter(prefix="/api", tags=["tracks"], dependencies=[Authorized])
 
 
 def _detail(session: SessionDep, track_id: Id) -> TrackDetail:
@@ -33,16 +36,26 @@ def _detail(session: SessionDep, track_id: Id) -> TrackDetail:
 @router.post(
     "/tracks", status_code=status.HTTP_201_CREATED, response_model=TrackDetail, operation_id="tracks-create"
 )
-def create_track(body: TrackCreate, session: SessionDep) -> TrackDetail:
-    """Create a track on a base model; its head is the base model until a skill is learned."""
-    track = service.create_track(session, body)
+def create_track(body: TrackCreate, session: SessionDep, principal: PrincipalDep) -> TrackDetail:
+    """Create a track on a base model; its head is the base model until a skill is learned.
+
+    A local model folder or `trust_remote_code` needs the project's admin role."""
+    project_id = project_for_new_resource(session, principal, body.project_id)
+    if body.trust_remote_code or service.is_local_model_path(body.base_model):
+        principal.require(project_id, "admin")
+    track = service.create_track(session, body, project_id)
     return _detail(session, track.id)
 
 
 @router.get("/tracks", response_model=list[TrackRead], operation_id="tracks-list")
-def list_tracks(session: SessionDep) -> list[TrackRead]:
-    """List tracks."""
-    return [TrackRead.model_validate(track) for track in service.list_tracks(session)]
+def list_tracks(
+    session: SessionDep,
+    principal: PrincipalDep,
+    project_id: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
+) -> list[TrackRead]:
+    """List the tracks of your projects (or of one)."""
+    tracks = service.list_tracks(session, principal.readable_project_ids(project_id))
+    return [TrackRead.model_validate(track) for track in tracks]
 
 
 @router.get("/tracks/{track_id}", response_model=TrackDetail, operation_id="tracks-get")

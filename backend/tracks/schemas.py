@@ -17,8 +17,13 @@ class TrackCreate(BaseModel):
         min_length=1,
         max_length=500,
         description="`tiny`, `smollm2-135m`, `qwen2.5-0.5b`, a Hugging Face id (org/name) or a folder under "
-        "an allowed model root.",
+        "an allowed model root (a local folder needs the project's admin role).",
     )
+    trust_remote_code: bool = Field(
+        default=False,
+        description="Run Python code shipped with the model (Hugging Face `trust_remote_code`): admins only.",
+    )
+    project_id: BodyId | None = Field(default=None, description="owning project; default: your first project")
 
 
 class CheckpointNode(BaseModel):
@@ -39,8 +44,10 @@ class TrackRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    project_id: int
     name: str
     base_model: str
+    trust_remote_code: bool
     head_checkpoint_id: int | None
     created_at: datetime
 

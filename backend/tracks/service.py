@@ -20,11 +20,15 @@ BUILTIN_MODELS = ("tiny", "smollm2-135m", "qwen2.5-0.5b")
 HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,95}$")
 
 
+def is_local_model_path(name: str) -> bool:
+    return name.startswith(("/", ".", "~"))
+
+
 def validate_model_name(name: str) -> str:
     """A built-in name, a Hugging Face id, or a folder under an allowed model root."""
     if name in BUILTIN_MODELS:
         return name
-    if name.startswith(("/", ".", "~")):
+    if is_local_model_path(name):
         settings = get_settings()
         roots = [root.resolve() for root in (settings.models_dir, *settings.model_roots)]
         path = Path(name).expanduser().resolve()
@@ -39,11 +43,17 @@ def validate_model_name(name: str) -> str:
     )
 
 
-def create_track(session: Session, data: TrackCreate) -> Track:
-    """Create a track whose head is a root checkpoint standing for the base model."""
-    if session.scalar(select(Track.id).where(Track.name == data.name)) is not None:
+def create_track(session: Session, data: TrackCreate, project_id: int) -> Track:
+    """Create a track in a project; its head is a root checkpoint standing for the base model."""
+    name_taken = select(Track.id).where(Track.project_id == project_id, Track.name == data.name)
+    if session.scalar(name_taken) is not None:
         raise Conflict(f"a track named {data.name!r} already exists", {"field": "name"})
-    track = Track(name=data.name, base_model=validate_model_name(data.base_model))
+    track = Track(
+        project_id=project_id,
+        name=data.name,
+        base_model=validate_model_name(data.base_model),
+        trust_remote_code=data.trust_remote_code,
+    )
     session.add(track)
     session.flush()
     root = Checkpoint(track_id=track.id, parent_id=None, kind="base", metrics={})
@@ -54,9 +64,12 @@ def create_track(session: Session, data: TrackCreate) -> Track:
     return track
 
 
-def list_tracks(session: Session) -> Sequence[Track]:
-    """All tracks, oldest first."""
-    return session.scalars(select(Track).order_by(Track.id)).all()
+def list_tracks(session: Session, project_ids: Sequence[int] | None = None) -> Sequence[Track]:
+    """Tracks of these projects (None: all), oldest first."""
+    query = select(Track).order_by(Track.id)
+    if project_ids is not None:
+        query = query.where(Track.project_id.in_(project_ids))
+    return session.scalars(query).all()
 
 
 def get_track(session: Session, track_id: int) -> Track:

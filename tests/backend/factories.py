@@ -6,6 +6,7 @@ import hashlib
 
 from sqlalchemy.orm import Session
 
+from backend.auth.projects import ensure_default_project
 from backend.datasets.models import DatasetVersion, Demonstration
 from backend.skills.models import Skill
 
@@ -13,7 +14,8 @@ from backend.skills.models import Skill
 def make_skill_with_version(
     session: Session, name: str = "greeting", n_train: int = 4, n_eval: int = 2
 ) -> tuple[Skill, DatasetVersion]:
-    skill = Skill(name=name, description="", scorer="exact", scorer_config={})
+    project_id = ensure_default_project(session).id
+    skill = Skill(project_id=project_id, name=name, description="", scorer="exact", scorer_config={})
     session.add(skill)
     session.flush()
     version = DatasetVersion(

@@ -205,7 +205,11 @@ def test_oversized_chunked_body_is_cut_while_streaming(client: TestClient, db_se
         "raw_path": f"/api/skills/{skill_id}/datasets".encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"content-type", b"multipart/form-data; boundary=cut"), (b"host", b"testserver")],
+        "headers": [
+            (b"content-type", b"multipart/form-data; boundary=cut"),
+            (b"host", b"testserver"),
+            (b"authorization", client.headers["authorization"].encode()),
+        ],
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }

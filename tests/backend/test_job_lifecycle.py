@@ -17,7 +17,7 @@ from tests.backend.factories import make_skill_with_version
 
 def _track_with_jobs(session: Session, n_jobs: int = 2) -> tuple[Track, list[Job]]:
     skill, version = make_skill_with_version(session)
-    track = create_track(session, TrackCreate(name="t", base_model="tiny"))
+    track = create_track(session, TrackCreate(name="t", base_model="tiny"), skill.project_id)
     jobs = [
         Job(kind="train", track_id=track.id, skill_id=skill.id, dataset_version_id=version.id, position=i + 1)
         for i in range(n_jobs)

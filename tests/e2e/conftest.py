@@ -52,6 +52,8 @@ def live_server(db: None, tmp_path: Path) -> Iterator[LiveServer]:
         "JOB_LEASE_SECONDS": "10",
         "RECONCILE_INTERVAL_S": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        # A single-user server on loopback, until the browser suite logs in through the login page.
+        "AUTH_DISABLED": "1",
     }
     processes = []
     api_log = tmp_path / "api.log"

@@ -25,7 +25,7 @@ from worker.sdft.evaluate import (
     mean_kl_from_reference,
     probe_subset,
 )
-from worker.sdft.models import LoadedModel, load_model
+from worker.sdft.models import LoadedModel
 from worker.sdft.probe import load_general_probe
 from worker.sdft.scoring import get_scorer
 from worker.tasks.sink import DatabaseSink
@@ -149,7 +149,6 @@ def run_evaluation_job(job_id: int) -> None:
 
 
 def _measure_all(plan: EvaluationPlan, record: Any) -> None:
-    settings = get_settings()
     options = plan.options
     max_new_tokens = int(options.get("max_new_tokens", 128))
     samples = int(options.get("samples", 1))
@@ -176,12 +175,12 @@ def _measure_all(plan: EvaluationPlan, record: Any) -> None:
         general = evaluate_probe(loaded, probe_items, max_new_tokens=max_new_tokens)
         kl = 0.0
         if not is_root:
-            base = load_model(plan.track.base_model, models_dir=settings.models_dir)
+            base = load_start_model(plan.track, None)
             kl = mean_kl_from_reference(loaded, base, general.prompt_ids, general.completion_ids)
         record(plan.checkpoint.id, None, "general_probe", general, kl)
     # The base model's own row makes "what did training change" readable in the matrix.
     if plan.root is not None and (plan.root_missing or (with_probe and plan.root_needs_general)):
-        base = base or load_model(plan.track.base_model, models_dir=settings.models_dir)
+        base = base or load_start_model(plan.track, None)
         measure_skills(base, plan.root.id, plan.root_missing)
         if with_probe and plan.root_needs_general:
             record(

@@ -46,7 +46,9 @@ def load_start_model(track: Track, start: Checkpoint | None) -> LoadedModel:
     """The model a job starts from: the base model for the root, else the checkpoint's files."""
     settings = get_settings()
     if start is None or start.path is None:
-        return load_model(track.base_model, models_dir=settings.models_dir)
+        return load_model(
+            track.base_model, models_dir=settings.models_dir, trust_remote_code=track.trust_remote_code
+        )
     return load_checkpoint(settings.artifacts_dir / start.path, models_dir=settings.models_dir)
 
 
