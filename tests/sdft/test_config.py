@@ -38,6 +38,7 @@ def test_round_trip_through_a_dict() -> None:
         ({"teacher_template": "{prompt} only"}, "teacher_template"),
         ({"gradient_checkpointing": "yes"}, "gradient_checkpointing"),
         ({"top_k": 0}, "top_k"),
+        ({"method": "sft", "general_mix": 0.25}, "general_mix"),
     ],
 )
 def test_bad_values_name_their_field(data: dict, field: str) -> None:

@@ -65,6 +65,8 @@ class TrainConfig:
     gradient_checkpointing: bool = False
 
     # --- teacher and divergence (SDFT)
+    # "ema" (the paper), "frozen" (the starting model: stable, learns less) or "live" (the student
+    # itself: the paper reports it diverges, and here it taught SmolLM2 the teacher prompt's words).
     teacher: TeacherMode = "ema"
     ema_rate: float = 0.01  # teacher <- (1 - rate) * teacher + rate * student after every optimizer step
     divergence: Divergence = "forward_kl"
@@ -103,6 +105,14 @@ class TrainConfig:
     trace_every: int = 0  # steps between per-token traces (0 = never)
     trace_samples: int = 2  # rollouts traced per traced step
     trace_top_k: int = 5  # alternatives shown per token in traces
+
+    # --- failure-mode monitors (monitors.py): a warning when a condition starts to hold; None = off
+    monitor_leakage: float | None = 0.2  # allowed rise of rollouts holding teacher-template phrases
+    monitor_entropy_ratio: float | None = 0.3  # warn below this fraction of the starting mean entropy
+    monitor_length_ratio: float | None = 4.0  # warn when mean rollout length leaves [start / r, start * r]
+    monitor_kl_max: float | None = 0.5  # nats/token from the start on general prompts (general_mix > 0)
+    monitor_teacher_drift: float | None = 0.1  # relative L2 distance of the teacher's weights from the start
+    monitor_stop: bool = False  # the first warning stops the run, which fails with the monitor's reason
 
     extra: dict[str, Any] = field(default_factory=dict)  # free-form metadata carried into manifests
 
@@ -230,10 +240,25 @@ def _validate(config: TrainConfig) -> None:
         raise ConfigError(
             "beta", "the generalized JSD needs 0 < beta < 1 (use forward_kl or reverse_kl for the ends)"
         )
+    if config.general_mix > 0 and config.method != "sdft":
+        raise ConfigError(
+            "general_mix", "general prompts are mixed in by SDFT only (SFT has no target for them)"
+        )
     if config.general_mix > 0 and round(config.batch_size * config.general_mix) >= config.batch_size:
         raise ConfigError(
             "general_mix", "leaves no demonstration prompt in a batch; lower it or raise batch_size"
         )
+    monitor_ranges = {
+        "monitor_leakage": (0.0, 1.0),
+        "monitor_entropy_ratio": (0.0, 1.0),
+        "monitor_length_ratio": (1.0, math.inf),
+        "monitor_kl_max": (0.0, math.inf),
+        "monitor_teacher_drift": (0.0, math.inf),
+    }
+    for name, (low, high) in monitor_ranges.items():
+        value = getattr(config, name)
+        if value is not None and (not isinstance(value, int | float) or not low <= value <= high):
+            raise ConfigError(name, f"must be in [{low:g}, {high:g}] or null (off), got {value!r}")
     template_fields = set(TEMPLATE_FIELD.findall(config.teacher_template))
     missing = {"prompt", "demonstration"} - template_fields
     if missing:

@@ -114,7 +114,6 @@ def sdft_step(
     # The loss is the mean over sequences that have loss tokens; micro-batches share that denominator.
     with_tokens = sum(len(c.token_ids) > config.skip_first_tokens for c in completions)
     student_head = output_head(student)
-    student.train()
     for micro in _micro_batches(len(sequences), config.grad_accum):
         divergence_parts, rows_parts, offset = [], [], 0
         groups = [
@@ -143,11 +142,12 @@ def sdft_step(
             if student_batch.target_ids.numel() == 0:
                 continue
             started = time.perf_counter()
+            teacher_model.eval()  # the live teacher is the student itself: back to train mode below
             with torch.no_grad(), autocast:
-                teacher_model.eval()
                 teacher_hidden = completion_hidden(teacher_model, teacher_batch)  # (N, H)
             teacher_s = time.perf_counter() - started
             started = time.perf_counter()
+            student.train()  # gradient checkpointing only runs in train mode
             with autocast:
                 student_hidden = completion_hidden(student, student_batch)  # (N, H)
                 stats = completion_token_stats(

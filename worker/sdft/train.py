@@ -6,6 +6,9 @@
        report metrics / traces, write a step checkpoint when due, stop when the sink says so.
 
 The trained weights stay in `loaded.model`; writing the final checkpoint is the caller's choice.
+To resume, pass the same starting model again (the frozen and EMA teachers are copied from it):
+the student's trained weights, the EMA teacher and AdamW's state come from the step checkpoint.
+A step checkpoint is never written for the last step: the caller's final checkpoint is that.
 Randomness is reseeded from (seed, step) at the start of every step, so a resumed run samples the
 same rollouts as an uninterrupted one (deterministic on CPU).
 """
@@ -24,6 +27,7 @@ import torch
 from worker.sdft.config import ConfigError, TrainConfig
 from worker.sdft.data import DataError, Example, examples_hash
 from worker.sdft.models import LoadedModel
+from worker.sdft.monitors import Monitors, MonitorStop, report_warnings
 from worker.sdft.prompts import PromptPair, build_general_pair, build_prompt_pair, demonstration_ids
 from worker.sdft.rollout import RolloutEngine, TransformersRolloutEngine
 from worker.sdft.sink import Sink
@@ -188,9 +192,16 @@ def train(
     if general_per_step(config) and not general_prompts:
         raise ConfigError("general_mix", "is set but no general prompts were given")
     work_dir = Path(work_dir)
-    prepare_model(loaded, config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)  # LoRA's initial A matrices are random: same seed, same run
+        prepare_model(loaded, config)
     pairs = build_pairs(loaded, examples, config)
     general_pairs = [build_general_pair(loaded.tokenizer, messages) for messages in general_prompts or []]
+    for index, pair in enumerate(general_pairs):
+        if len(pair.student_ids) + config.max_new_tokens > (loaded.max_positions or 1 << 62):
+            raise DataError(
+                index + 1, "general_prompts", "does not fit the model's context with max_new_tokens"
+            )
     data_hash = examples_hash(examples)
     total = total_steps(config, len(examples))
     engine = rollout_engine or TransformersRolloutEngine()
@@ -213,6 +224,14 @@ def train(
         if config.method == "sdft"
         else None
     )
+    # Failure-mode monitors watch every rollout batch and the step metrics (see monitors.py).
+    monitors = Monitors(
+        config,
+        tokenizer=loaded.tokenizer,
+        teacher=teachers.teacher if teachers is not None and config.teacher != "frozen" else None,
+        teacher_parameter_names=names,
+    )
+    engine = monitors.watch(engine)
     optimizer = torch.optim.AdamW(
         trainable,
         lr=config.lr,
@@ -279,10 +298,15 @@ def train(
             metrics = _metrics(
                 totals, config=config, lr=lr, grad_norm=grad_norm, seconds=time.perf_counter() - started
             )
+            checked = monitors.check(step, metrics)
+            metrics.update(checked.metrics)
+            report_warnings(sink, step, checked.warnings)  # before on_step: stored with this step
             sink.on_step(step, metrics)
             if traces:
                 sink.on_traces(step, traces)
             result.steps_done, result.final_metrics = step, metrics
+            if monitors.stop_warning is not None:
+                raise MonitorStop(monitors.stop_warning)
             if config.checkpoint_every and (step % config.checkpoint_every == 0) and step < total:
                 parameters = dict(student.named_parameters())
                 path = save_step_state(
