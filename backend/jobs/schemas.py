@@ -50,6 +50,28 @@ class JobConfig(BaseModel):
     checkpoint_every: int | None = Field(default=None, ge=0)
     trace_every: int | None = Field(default=None, ge=0)
     trace_samples: int | None = Field(default=None, ge=0, le=64)
+    # Failure-mode monitors: a warning on the run page when a condition starts to hold.
+    monitor_leakage: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="allowed rise of rollouts with teacher-template phrases (1 = off)",
+    )
+    monitor_entropy_ratio: float | None = Field(
+        default=None, ge=0, le=1, description="warn below this fraction of the starting entropy (0 = off)"
+    )
+    monitor_length_ratio: float | None = Field(
+        default=None, ge=1, description="warn when mean rollout length leaves [start / r, start * r]"
+    )
+    monitor_kl_max: float | None = Field(
+        default=None, ge=0, description="nats/token from the start on general prompts (needs general_mix)"
+    )
+    monitor_teacher_drift: float | None = Field(
+        default=None, ge=0, description="relative distance of the teacher's weights from the start"
+    )
+    monitor_stop: bool | None = Field(
+        default=None, description="stop at the first warning; the job fails with the monitor's reason"
+    )
 
     @model_validator(mode="after")
     def _steps_or_epochs(self) -> JobConfig:

@@ -1,7 +1,8 @@
 """Where the training loop reports: metrics per step, per-token traces, step checkpoints, and whether to stop.
 
 The worker's sink writes to the database (guarded by the job's attempt); tests and the CLI use
-ListSink, which records everything in memory.
+ListSink, which records everything in memory. A sink may also take `on_warning(step, warning)`:
+monitor warnings (monitors.py) reach it before that step's `on_step`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ListSink:
     steps: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     traces: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
     checkpoints: list[tuple[int, Path]] = field(default_factory=list)
+    warnings: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     def on_step(self, step: int, metrics: dict[str, float]) -> None:
         self.steps.append((step, dict(metrics)))
@@ -46,6 +48,9 @@ class ListSink:
 
     def on_step_checkpoint(self, step: int, path: Path) -> None:
         self.checkpoints.append((step, path))
+
+    def on_warning(self, step: int, warning: dict[str, Any]) -> None:
+        self.warnings.append((step, dict(warning)))
 
     def should_stop(self) -> bool:
         return self.stop_after is not None and len(self.steps) >= self.stop_after
