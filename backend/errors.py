@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
@@ -43,6 +45,15 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             content={"detail": {"code": exc.code, "message": exc.message, **exc.details}},
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI echoes the offending value back ("input"); a token or password sent in the wrong
+        # field would then sit in the response and in whatever logs it. Location and reason suffice.
+        errors = [
+            {key: error[key] for key in ("type", "loc", "msg") if key in error} for error in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DisconnectionError)

@@ -259,5 +259,8 @@ def project_for_new_resource(session: Session, principal: Principal, requested: 
     if principal.is_superuser:
         return projects.ensure_default_project(session).id
     raise DomainError(
-        403, "forbidden", "you are not an editor of any project: ask a project admin to add you", {}
+        403,
+        "forbidden",
+        "you are not an editor of any project: ask a project admin to add you",
+        {"needed_role": "editor"},
     )
