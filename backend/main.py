@@ -19,7 +19,7 @@ Self-Distillation Fine-Tuning (SDFT), one skill after another, and measures what
 did to the old ones."""
 
 # Domain routers; a domain whose routes module does not exist yet is simply not mounted.
-DOMAINS = ("auth", "skills", "datasets", "tracks", "jobs", "checkpoints", "evaluations")
+DOMAINS = ("auth", "skills", "datasets", "tracks", "jobs", "checkpoints", "evaluations", "preflight")
 
 
 def _unique_id(route: APIRoute) -> str:

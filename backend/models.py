@@ -6,6 +6,7 @@ from backend.datasets.models import DatasetVersion, Demonstration
 from backend.db import Base
 from backend.evaluations.models import Evaluation
 from backend.jobs.models import Job, JobEvent, RolloutTrace
+from backend.preflight.models import PreflightReport
 from backend.skills.models import Skill
 from backend.tracks.models import Track
 
@@ -20,6 +21,7 @@ __all__ = [
     "Project",
     "ProjectMember",
     "JobEvent",
+    "PreflightReport",
     "RolloutTrace",
     "Skill",
     "Track",

@@ -18,3 +18,7 @@ def run_any_job(job_id: int) -> None:
         from worker.tasks.evaluation import run_evaluation_job
 
         run_evaluation_job(job_id)
+    elif kind == "preflight":
+        from worker.tasks.preflight import run_preflight_job
+
+        run_preflight_job(job_id)
