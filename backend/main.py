@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from backend import health
 from backend.auth.bootstrap import auth_lifespan
 from backend.errors import install_error_handlers
+from backend.limits import BodyLimitMiddleware
 from backend.settings import get_settings
 
 API_DESCRIPTION = """Apprentice teaches a language model new skills from demonstrations with
@@ -36,6 +37,7 @@ def create_app() -> FastAPI:
         lifespan=auth_lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
     app.include_router(health.router)
     for domain in DOMAINS:
         try:

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     max_line_bytes: int = 1024 * 1024
     max_json_depth: int = 32
     max_examples: int = 1_000_000
+    # Every other request body (JSON) is cut at this size while it streams in.
+    max_json_body_bytes: int = 1024 * 1024
     frontend_dist: Path = Field(default=REPO_ROOT / "frontend" / "dist")
     job_lease_seconds: int = 120
     reconcile_interval_s: float = 15.0

@@ -32,7 +32,10 @@ def checkpoint_folder(checkpoint: Checkpoint) -> Path:
             409, "no_files", "the base checkpoint is the base model itself; there is nothing to download"
         )
     root = get_settings().artifacts_dir.resolve()
-    folder = (root / checkpoint.path).resolve()
+    try:
+        folder = (root / checkpoint.path).resolve()
+    except (ValueError, OSError):  # a NUL byte or a loop: not a folder of the store either way
+        folder = root.parent
     if not folder.is_relative_to(root) or not folder.is_dir():
         raise DomainError(
             410, "missing_files", f"checkpoint {checkpoint.id}'s files are missing from the artifact store"

@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from backend.auth.dependencies import Authorized
-from backend.datasets import service
+from backend.datasets import export, service
 from backend.datasets.schemas import (
     DatasetDiff,
     DatasetPreview,
@@ -148,6 +149,26 @@ def list_examples(
         offset=offset,
         limit=limit,
         items=[ExampleRead.model_validate(row) for row in rows],
+    )
+
+
+@router.get(
+    "/datasets/{version_id}/export.csv",
+    summary="Download a version's rows as CSV",
+    operation_id="datasets-export_csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "prompt, response, context, reference, split"}
+    },
+)
+def export_csv(version_id: VersionId, session: SessionDep) -> StreamingResponse:
+    """The rows in file order; cells a spreadsheet would run as a formula are prefixed with `'`."""
+    version = service.get_version(session, version_id)
+    name = f"dataset-{version.id}-v{version.version}.csv"
+    return StreamingResponse(
+        export.csv_lines(version.id),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -124,6 +124,8 @@ def safe_filename(raw: bytes) -> str:
     """A display name only (never used as a path): last path component, no control characters."""
     name = raw.decode("utf-8", errors="replace").replace("\\", "/").rsplit("/", 1)[-1]
     name = _UNSAFE_FILENAME_CHARS.sub("", name).strip()
+    if name in (".", ".."):
+        name = ""
     return name[:MAX_FILENAME_CHARS] or "upload"
 
 

@@ -277,6 +277,7 @@ def test_openapi_documents_every_dataset_operation(client: TestClient) -> None:
         "datasets-get",
         "datasets-examples",
         "datasets-diff",
+        "datasets-export_csv",
     }
     assert all(
         operation.get("summary") and operation["tags"] == ["datasets"] for operation in operations.values()
