@@ -25,10 +25,37 @@ README = REPO_ROOT / "README.md"
 COMPOSE_ONLY_VARIABLES = {"POSTGRES_PASSWORD", "API_PORT"}
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; Compose refuses the file. Refuse it here too."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_compose(text: str) -> dict[str, Any]:
+    # PyYAML resolves `<<` merge keys as Compose does, so services see their merged fields.
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    # PyYAML resolves `<<` merge keys as Compose does, so services see their merged fields.
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+    return load_compose(COMPOSE_FILE.read_text())
+
+
+def test_duplicate_keys_are_refused_as_compose_refuses_them() -> None:
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key 'HOST'"):
+        load_compose("x: &a\n  HOST: 1\n  HOST: 2\ny:\n  <<: *a\n")
+    assert load_compose("x: &a\n  HOST: 1\ny:\n  <<: *a\n  PORT: 2\n")["y"] == {"HOST": 1, "PORT": 2}
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +153,10 @@ def test_no_service_disables_authentication(services: dict[str, dict[str, Any]])
     for name, service in services.items():
         assert not any(key.upper().startswith("AUTH_DISABLED") for key in environment_of(service)), name
     assert "AUTH_DISABLED" not in COMPOSE_FILE.read_text()
+    # HOST is the address the API really binds, so an AUTH_DISABLED that reaches the stack through
+    # .env makes the app refuse to start (it allows AUTH_DISABLED on loopback only).
+    assert environment_of(services["api"])["HOST"] == "0.0.0.0"
+    assert '--host "$$HOST"' in command_of(services["api"])  # $$: compose passes $HOST to the shell
 
 
 def test_the_database_password_comes_from_the_environment(services: dict[str, dict[str, Any]]) -> None:
