@@ -7,8 +7,9 @@ import { fileURLToPath } from "node:url";
 export const SCREENSHOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../tests/e2e/screenshots");
 mkdirSync(SCREENSHOT_DIR, { recursive: true });
 
-export async function snap(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+/** A full-page screenshot; a dialog is shot at viewport size, where its fixed backdrop belongs. */
+export async function snap(page: Page, name: string, { fullPage = true }: { fullPage?: boolean } = {}): Promise<void> {
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage });
 }
 
 /** A name no earlier run used: e2e runs share one database with whatever else the harness does. */

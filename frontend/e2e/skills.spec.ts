@@ -22,7 +22,7 @@ test("create a skill, upload a file with errors, fix it, add a version, diff the
   await dialog.getByLabel("Name").fill(skillName);
   await dialog.getByLabel("Description").fill("Call the add tool in the paper's Action / Action Input format.");
   await dialog.getByLabel("Scorer").selectOption("tool_calls");
-  await snap(page, "02-skill-create-dialog");
+  await snap(page, "02-skill-create-dialog", { fullPage: false });
   await dialog.getByRole("button", { name: "Create skill" }).click();
   await expect(page).toHaveURL(/\/skills\/\d+$/);
   await expect(page.getByRole("heading", { name: skillName, level: 1 })).toBeVisible();

@@ -3,6 +3,7 @@ import { Route, Routes } from "react-router";
 import { Layout } from "./components/Layout";
 import { Loading } from "./components/states";
 import { NotFoundPage } from "./routes/NotFoundPage";
+import { RegressionPage } from "./routes/regression/RegressionPage";
 import { PlaceholderPage } from "./routes/PlaceholderPage";
 import { DiffPage } from "./routes/skills/DiffPage";
 import { SkillDetailPage } from "./routes/skills/SkillDetailPage";
@@ -12,6 +13,7 @@ import { TrackDetailPage } from "./routes/tracks/TrackDetailPage";
 import { TracksPage } from "./routes/tracks/TracksPage";
 
 // The charting library is most of the bundle: load the pages that draw charts on demand.
+const ComparePage = lazy(() => import("./routes/compare/ComparePage").then((module) => ({ default: module.ComparePage })));
 const JobPage = lazy(() => import("./routes/jobs/JobPage").then((module) => ({ default: module.JobPage })));
 
 /** Every page has a URL of its own, so a run, a checkpoint or a token can be linked. */
@@ -26,8 +28,9 @@ export function AppRoutes() {
         <Route path="skills/:skillId/diff/:fromId/:toId" element={<DiffPage />} />
         <Route path="tracks" element={<TracksPage />} />
         <Route path="tracks/:trackId" element={<TrackDetailPage />} />
+        <Route path="tracks/:trackId/regression" element={<RegressionPage />} />
         <Route path="jobs/:jobId" element={<Lazy page={<JobPage />} />} />
-        <Route path="compare" element={<PlaceholderPage title="Compare" />} />
+        <Route path="compare" element={<Lazy page={<ComparePage />} />} />
         <Route path="playground" element={<PlaceholderPage title="Playground" />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>

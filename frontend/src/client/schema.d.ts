@@ -4,6 +4,131 @@
  */
 
 export interface paths {
+    "/api/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Login
+         * @description Start a browser session: sets an HttpOnly session cookie and returns the CSRF token to send as
+         *     `X-CSRF-Token` on every unsafe request made with that cookie.
+         */
+        post: operations["auth-login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout
+         * @description End this browser session (a bearer token stays valid: revoke it under /api/auth/tokens).
+         */
+        post: operations["auth-logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Me
+         * @description The caller, their projects and roles, and (for a cookie session) the CSRF token.
+         */
+        get: operations["auth-me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change Password
+         * @description Change your password; your other browser sessions end.
+         */
+        post: operations["auth-change_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Tokens
+         * @description Your API tokens (never their secrets).
+         */
+        get: operations["auth-list_tokens"];
+        put?: never;
+        /**
+         * Create Token
+         * @description A new API token for `Authorization: Bearer`; the secret is in this answer only.
+         */
+        post: operations["auth-create_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Token
+         * @description Revoke one of your tokens: it stops working at once.
+         */
+        delete: operations["auth-revoke_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/checkpoints/{checkpoint_id}": {
         parameters: {
             query?: never;
@@ -144,6 +269,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/datasets/{version_id}/preflight": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Preflight
+         * @description The latest pre-flight job of the version (state, error) and the latest finished report.
+         */
+        get: operations["preflight-get"];
+        put?: never;
+        /**
+         * Request Preflight
+         * @description Check the version's demonstrations against a model before training (a light job on the cpu queue).
+         *
+         *     Per demonstration: the student's and the teacher's mean log-prob of the demonstration and their
+         *     gap (SDFT needs the teacher to find it far more likely), the teacher's greedy answer scored
+         *     against the reference, and prompt lengths against the training limits; ranked most useful first.
+         */
+        post: operations["preflight-request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/evaluations/{evaluation_id}": {
         parameters: {
             query?: never;
@@ -193,7 +346,7 @@ export interface paths {
         };
         /**
          * List Jobs
-         * @description Jobs, filtered by track and/or state.
+         * @description Jobs of your projects, filtered by track and/or state.
          */
         get: operations["jobs-list"];
         put?: never;
@@ -284,6 +437,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Projects
+         * @description The projects you belong to (a server admin sees all), with your role in each.
+         */
+        get: operations["projects-list"];
+        put?: never;
+        /**
+         * Create Project
+         * @description Create a project; you become its admin.
+         */
+        post: operations["projects-create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Project
+         * @description One project you belong to.
+         */
+        get: operations["projects-get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Members
+         * @description Who is in the project, with their roles.
+         */
+        get: operations["projects-members"];
+        put?: never;
+        /**
+         * Set Member
+         * @description Add a user to the project or change their role (project admins only).
+         */
+        post: operations["projects-set_member"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove Member
+         * @description Remove a member (project admins only); the last admin stays.
+         */
+        delete: operations["projects-remove_member"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/skills": {
         parameters: {
             query?: never;
@@ -293,13 +534,13 @@ export interface paths {
         };
         /**
          * List Skills
-         * @description List skills.
+         * @description List the skills of your projects (or of one).
          */
         get: operations["skills-list"];
         put?: never;
         /**
          * Create Skill
-         * @description Create a skill (409 when the name is taken).
+         * @description Create a skill (409 when the name is taken in its project).
          */
         post: operations["skills-create"];
         delete?: never;
@@ -383,13 +624,15 @@ export interface paths {
         };
         /**
          * List Tracks
-         * @description List tracks.
+         * @description List the tracks of your projects (or of one).
          */
         get: operations["tracks-list"];
         put?: never;
         /**
          * Create Track
          * @description Create a track on a base model; its head is the base model until a skill is learned.
+         *
+         *     A local model folder or `trust_remote_code` needs the project's admin role.
          */
         post: operations["tracks-create"];
         delete?: never;
@@ -521,6 +764,30 @@ export interface paths {
          * @description Move the head to an earlier checkpoint; later checkpoints stay as another branch. 409 while a job runs.
          */
         post: operations["tracks-rollback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Users
+         * @description Every account (server admins only).
+         */
+        get: operations["auth-list_users"];
+        put?: never;
+        /**
+         * Create User
+         * @description Create an account (server admins only); add it to projects under /api/projects/{id}/members.
+         */
+        post: operations["auth-create_user"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1208,6 +1475,13 @@ export interface components {
             /** Track Id */
             track_id: number | null;
         };
+        /** LoginRequest */
+        LoginRequest: {
+            /** Password */
+            password: string;
+            /** Username */
+            username: string;
+        };
         /** MatrixCell */
         MatrixCell: {
             /** Accuracy */
@@ -1225,6 +1499,179 @@ export interface components {
             learned_at: number | null;
             /** Skill Id */
             skill_id: number;
+        };
+        /** Me */
+        Me: {
+            /**
+             * Auth
+             * @description how this request was authenticated
+             * @enum {string}
+             */
+            auth: "token" | "session" | "disabled";
+            /**
+             * Csrf Token
+             * @description for cookie sessions: send it as the X-CSRF-Token header on every POST/PUT/PATCH/DELETE
+             */
+            csrf_token: string | null;
+            /** Projects */
+            projects: components["schemas"]["ProjectRole"][];
+            user: components["schemas"]["UserRead"];
+        };
+        /** MemberRead */
+        MemberRead: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "viewer" | "editor" | "admin";
+            /** User Id */
+            user_id: number;
+            /** Username */
+            username: string;
+        };
+        /** MemberSet */
+        MemberSet: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "viewer" | "editor" | "admin";
+            /** Username */
+            username: string;
+        };
+        /** PasswordChange */
+        PasswordChange: {
+            /** Current Password */
+            current_password: string;
+            /**
+             * New Password
+             * @description at least 12 characters
+             */
+            new_password: string;
+        };
+        /** PreflightReportRead */
+        PreflightReportRead: {
+            /** Checkpoint Id */
+            checkpoint_id: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dataset Version Id */
+            dataset_version_id: number;
+            /**
+             * Demonstrations
+             * @description per demonstration, most useful first: student_logprob, teacher_logprob, gap, teacher_answer, teacher_correct, token counts, flags and warnings
+             */
+            demonstrations: {
+                [key: string]: unknown;
+            }[];
+            /** Id */
+            id: number;
+            /** Job Id */
+            job_id: number;
+            /** Model */
+            model: string;
+            /**
+             * Summary
+             * @description counts, mean/median gap (nats/token), teacher accuracy and a one-line verdict
+             */
+            summary: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * PreflightRequest
+         * @description Which model to check the demonstrations against: a model name, or a track's current head.
+         */
+        PreflightRequest: {
+            /**
+             * Answer Max New Tokens
+             * @default 128
+             */
+            answer_max_new_tokens?: number;
+            /**
+             * Max Examples
+             * @description check at most this many train rows
+             */
+            max_examples?: number | null;
+            /**
+             * Max New Tokens
+             * @description rollout length the context must leave room for
+             */
+            max_new_tokens?: number | null;
+            /**
+             * Max Prompt Tokens
+             * @description the training limit to warn about (engine default)
+             */
+            max_prompt_tokens?: number | null;
+            /**
+             * Model
+             * @description a built-in name, Hugging Face id or folder
+             */
+            model?: string | null;
+            /**
+             * Queue
+             * @default cpu
+             * @enum {string}
+             */
+            queue?: "cpu" | "gpu";
+            /**
+             * Teacher Answers
+             * @description generate the teacher's greedy answer and score it against the reference
+             * @default true
+             */
+            teacher_answers?: boolean;
+            /**
+             * Track Id
+             * @description check against this track's head checkpoint
+             */
+            track_id?: number | null;
+        };
+        /** PreflightStatus */
+        PreflightStatus: {
+            /** Dataset Version Id */
+            dataset_version_id: number;
+            /** @description the latest pre-flight job of this version (its state, error) */
+            job: components["schemas"]["JobRead"] | null;
+            /** @description the latest finished report */
+            report: components["schemas"]["PreflightReportRead"] | null;
+        };
+        /** ProjectCreate */
+        ProjectCreate: {
+            /** Name */
+            name: string;
+        };
+        /** ProjectRead */
+        ProjectRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /**
+             * Role
+             * @description your role in it
+             * @enum {string}
+             */
+            role: "viewer" | "editor" | "admin";
+        };
+        /** ProjectRole */
+        ProjectRole: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "viewer" | "editor" | "admin";
         };
         /** RegressionMatrix */
         RegressionMatrix: {
@@ -1342,6 +1789,11 @@ export interface components {
             /** Name */
             name: string;
             /**
+             * Project Id
+             * @description owning project; default: your first project
+             */
+            project_id?: number | null;
+            /**
              * Scorer
              * @default exact
              * @enum {string}
@@ -1370,6 +1822,8 @@ export interface components {
             id: number;
             /** Name */
             name: string;
+            /** Project Id */
+            project_id: number;
             /** Scorer */
             scorer: string;
             /** Scorer Config */
@@ -1390,16 +1844,84 @@ export interface components {
             /** Step */
             step: number;
         };
+        /** TokenCreate */
+        TokenCreate: {
+            /**
+             * Expires In Days
+             * @description none: until revoked
+             */
+            expires_in_days?: number | null;
+            /** Name */
+            name: string;
+        };
+        /** TokenCreated */
+        TokenCreated: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /**
+             * Prefix
+             * @description the secret's first characters, to tell tokens apart
+             */
+            prefix: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /**
+             * Token
+             * @description the secret: shown this once, stored only as a hash
+             */
+            token: string;
+        };
+        /** TokenRead */
+        TokenRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /**
+             * Prefix
+             * @description the secret's first characters, to tell tokens apart
+             */
+            prefix: string;
+            /** Revoked At */
+            revoked_at: string | null;
+        };
         /** TrackCreate */
         TrackCreate: {
             /**
              * Base Model
-             * @description `tiny`, `smollm2-135m`, `qwen2.5-0.5b`, a Hugging Face id (org/name) or a folder under an allowed model root.
+             * @description `tiny`, `smollm2-135m`, `qwen2.5-0.5b`, a Hugging Face id (org/name) or a folder under an allowed model root (a local folder needs the project's admin role).
              * @default smollm2-135m
              */
             base_model?: string;
             /** Name */
             name: string;
+            /**
+             * Project Id
+             * @description owning project; default: your first project
+             */
+            project_id?: number | null;
+            /**
+             * Trust Remote Code
+             * @description Run Python code shipped with the model (Hugging Face `trust_remote_code`): admins only.
+             * @default false
+             */
+            trust_remote_code?: boolean;
         };
         /** TrackDetail */
         TrackDetail: {
@@ -1418,10 +1940,14 @@ export interface components {
             id: number;
             /** Name */
             name: string;
+            /** Project Id */
+            project_id: number;
             /** Queued Job Ids */
             queued_job_ids: number[];
             /** Running Job Id */
             running_job_id: number | null;
+            /** Trust Remote Code */
+            trust_remote_code: boolean;
         };
         /** TrackRead */
         TrackRead: {
@@ -1438,6 +1964,41 @@ export interface components {
             id: number;
             /** Name */
             name: string;
+            /** Project Id */
+            project_id: number;
+            /** Trust Remote Code */
+            trust_remote_code: boolean;
+        };
+        /** UserCreate */
+        UserCreate: {
+            /**
+             * Is Superuser
+             * @default false
+             */
+            is_superuser?: boolean;
+            /**
+             * Password
+             * @description at least 12 characters
+             */
+            password: string;
+            /** Username */
+            username: string;
+        };
+        /** UserRead */
+        UserRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Is Active */
+            is_active: boolean;
+            /** Is Superuser */
+            is_superuser: boolean;
+            /** Username */
+            username: string;
         };
         /** ValidationError */
         ValidationError: {
@@ -1461,6 +2022,197 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "auth-login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description wrong username or password */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "auth-logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "auth-me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+        };
+    };
+    "auth-change_password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "auth-list_tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenRead"][];
+                };
+            };
+        };
+    };
+    "auth-create_token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCreated"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "auth-revoke_token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "checkpoints-get": {
         parameters: {
             query?: never;
@@ -1690,6 +2442,72 @@ export interface operations {
             };
         };
     };
+    "preflight-get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreflightStatus"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "preflight-request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreflightRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "evaluations-get": {
         parameters: {
             query?: never;
@@ -1906,7 +2724,7 @@ export interface operations {
             };
         };
     };
-    "skills-list": {
+    "projects-list": {
         parameters: {
             query?: never;
             header?: never;
@@ -1921,7 +2739,198 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["ProjectRead"][];
+                };
+            };
+        };
+    };
+    "projects-create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "projects-get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "projects-members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberRead"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "projects-set_member": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberSet"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "projects-remove_member": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "skills-list": {
+        parameters: {
+            query?: {
+                project_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
                     "application/json": components["schemas"]["SkillRead"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -2155,7 +3164,9 @@ export interface operations {
     };
     "tracks-list": {
         parameters: {
-            query?: never;
+            query?: {
+                project_id?: number | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2169,6 +3180,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TrackRead"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -2394,6 +3414,59 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TrackDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "auth-list_users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserRead"][];
+                };
+            };
+        };
+    };
+    "auth-create_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserRead"];
                 };
             };
             /** @description Validation Error */

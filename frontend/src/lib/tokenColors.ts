@@ -90,6 +90,19 @@ export function scaleFor(tokens: TokenTrace[], mode: ColorMode): Scale {
   return { mode, min: -robustMax(values, 1), max: 0, stops: [...ORANGE].reverse().map(css) };
 }
 
+/** RdBu for a value in [-1, 1]: red below zero, near-white at zero, blue above (clamped). */
+export function divergingColor(t: number): string {
+  if (!Number.isFinite(t)) return css(NEUTRAL);
+  return css(t < 0 ? ramp([NEUTRAL, RED_LIGHT, RED], -t) : ramp([NEUTRAL, BLUE_LIGHT, BLUE], t));
+}
+
+/** Purples for a value in [0, 1] (magnitudes such as a KL). */
+export function sequentialColor(t: number): string {
+  return css(ramp(PURPLE, Number.isFinite(t) ? t : 0));
+}
+
+export const DIVERGING_STOPS = [RED, RED_LIGHT, NEUTRAL, BLUE_LIGHT, BLUE].map(css);
+
 /** Background colour of one token under a scale. */
 export function tokenColor(value: number, scale: Scale): string {
   if (!Number.isFinite(value)) return css(NEUTRAL);

@@ -136,7 +136,7 @@ function Legend({ scale }: { scale: Scale }) {
     scale.mode === "delta"
       ? ["teacher less likely", "agree", "teacher more likely"]
       : scale.mode === "divergence"
-        ? ["0", "", "high"]
+        ? ["low", "", "high"]
         : ["unlikely", "", "certain"];
   return (
     <div className="legend" aria-label={`Legend: ${MODE_LABELS[scale.mode]} from ${formatMetric(scale.min, 2)} to ${formatMetric(scale.max, 2)}`}>

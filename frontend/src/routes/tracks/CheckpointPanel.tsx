@@ -3,7 +3,7 @@ import { Link } from "react-router";
 import { Modal } from "../../components/Modal";
 import { ErrorState, Loading } from "../../components/states";
 import { formatBytes, formatDate, formatMetric } from "../../lib/format";
-import { useQueueEvaluation } from "../../queries/evaluations";
+import { useCheckpointEvaluations, useQueueEvaluation } from "../../queries/evaluations";
 import { useCheckpoint, useRollback, type TrackDetail } from "../../queries/tracks";
 import { describeRollback } from "./rollback";
 
@@ -21,6 +21,7 @@ export function CheckpointPanel({
   const checkpoint = useCheckpoint(checkpointId);
   const rollback = useRollback(track.id);
   const evaluate = useQueueEvaluation(track.id);
+  const evaluations = useCheckpointEvaluations(checkpointId);
   const [confirming, setConfirming] = useState(false);
   const node = track.checkpoints.find((c) => c.id === checkpointId);
   if (checkpoint.isPending) return <Loading label="Loading checkpoint…" />;
@@ -108,6 +109,26 @@ export function CheckpointPanel({
         </p>
       )}
       {evaluate.isError && <ErrorState error={evaluate.error} />}
+      {evaluations.data && evaluations.data.length > 0 && (
+        <table className="data small" aria-label="Evaluations of this checkpoint">
+          <thead>
+            <tr>
+              <th>Evaluated on</th>
+              <th className="num">Accuracy</th>
+              <th className="num">n</th>
+            </tr>
+          </thead>
+          <tbody>
+            {evaluations.data.map((evaluation) => (
+              <tr key={evaluation.id}>
+                <td>{evaluation.skill_id === null ? "general probe" : skillName(evaluation.skill_id)}</td>
+                <td className="num mono">{Math.round(evaluation.accuracy * 100)}%</td>
+                <td className="num mono muted">{evaluation.n}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       {Object.keys(data.config).length > 0 && (
         <details>
           <summary className="small">Training config</summary>

@@ -42,6 +42,8 @@ export function QueueJobForm({
   const [numbers, setNumbers] = useState<Record<string, string>>({ trace_every: "5" });
   const [extra, setExtra] = useState("");
   const [evaluate, setEvaluate] = useState(true);
+  const [evalTokens, setEvalTokens] = useState("");
+  const [probeItems, setProbeItems] = useState("");
   const [localError, setLocalError] = useState<string | null>(null);
 
   useEffect(() => {
@@ -78,7 +80,10 @@ export function QueueJobForm({
     if (method === "sdft" && teacher) config.teacher = teacher;
     if (method === "sdft" && divergence) config.divergence = divergence;
     setLocalError(null);
-    onSubmit({ skill_id: skillId, dataset_version_id: versionId, method, config: config as Config, evaluate });
+    const evaluation: NonNullable<JobCreate["evaluation"]> = {};
+    if (evalTokens.trim()) evaluation.max_new_tokens = Number(evalTokens);
+    if (probeItems.trim()) evaluation.general_probe_items = Number(probeItems);
+    onSubmit({ skill_id: skillId, dataset_version_id: versionId, method, config: config as Config, evaluate, evaluation });
   }
 
   const apiError = error instanceof ApiError ? error : null;
@@ -158,6 +163,16 @@ export function QueueJobForm({
         <input type="checkbox" checked={evaluate} onChange={(event) => setEvaluate(event.target.checked)} /> Evaluate the new checkpoint on every
         skill of the track and the general probe afterwards
       </label>
+      {evaluate && (
+        <div className="grid-2">
+          <Field label="Evaluation: max new tokens" hint="greedy answer length per evaluation prompt">
+            <input type="number" min={1} placeholder="128" value={evalTokens} onChange={(event) => setEvalTokens(event.target.value)} />
+          </Field>
+          <Field label="General probe prompts" hint="spread evenly over the probe's categories">
+            <input type="number" min={4} placeholder="100" value={probeItems} onChange={(event) => setProbeItems(event.target.value)} />
+          </Field>
+        </div>
+      )}
       {(localError || apiError) && (
         <div className="notice bad stack" role="alert" style={{ gap: 6 }}>
           <span>{localError ?? apiError?.message}</span>

@@ -1,0 +1,117 @@
+import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
+import { jsonl, snap, uniqueName } from "./helpers";
+
+/** Two small skills through the API (the skills UI has its own spec), scored with `contains`. */
+async function seedSkill(request: APIRequestContext, name: string, make: (i: number) => [string, string, string]) {
+  const skill = await (await request.post("/api/skills", { data: { name, scorer: "contains", description: `e2e skill ${name}` } })).json();
+  const rows = Array.from({ length: 8 }, (_, i) => {
+    const [prompt, response, reference] = make(i);
+    return { prompt, response, reference, split: i % 4 === 0 ? "eval" : "train" };
+  });
+  const upload = await request.post(`/api/skills/${skill.id}/datasets`, {
+    multipart: { file: { name: `${name}.jsonl`, mimeType: "application/jsonl", buffer: Buffer.from(jsonl(rows)) } },
+  });
+  expect(upload.status()).toBe(201);
+  return skill as { id: number; name: string };
+}
+
+async function queueSkill(page: Page, skillName: string) {
+  await page.getByRole("button", { name: "Queue a skill" }).click();
+  const dialog = page.getByRole("dialog", { name: "Queue a skill" });
+  await dialog.getByLabel("Skill", { exact: true }).selectOption({ label: skillName });
+  await expect(dialog.getByLabel("Dataset version")).toHaveValue(/\d+/);
+  // Small and fast on the tiny model: a handful of steps, short completions, traces every 2 steps.
+  await dialog.getByLabel("Steps", { exact: true }).fill("4");
+  await dialog.getByLabel("Batch size").fill("2");
+  await dialog.getByLabel("Max new tokens", { exact: true }).fill("12");
+  await dialog.getByLabel("Trace every").fill("2");
+  await dialog.getByLabel("Evaluation: max new tokens").fill("8");
+  await dialog.getByLabel("General probe prompts").fill("8");
+  await dialog.getByRole("button", { name: "Queue skill" }).click();
+  await expect(dialog).toBeHidden();
+}
+
+test("queue two skills, watch a run live, inspect tokens, roll back, read the matrix", async ({ page, request }) => {
+  test.setTimeout(600_000);
+  const first = await seedSkill(request, uniqueName("greet"), (i) => [`Greet person ${i}`, `Hello, person ${i}!`, "Hello"]);
+  const second = await seedSkill(request, uniqueName("shout"), (i) => [`Shout the word ${i}`, `WORD ${i}!`, "WORD"]);
+
+  // Create a track on the tiny model.
+  await page.goto("/tracks");
+  await page.getByRole("button", { name: "New track" }).first().click();
+  const trackName = uniqueName("e2e-track");
+  const dialog = page.getByRole("dialog", { name: "New track" });
+  await dialog.getByLabel("Name").fill(trackName);
+  await dialog.getByLabel("Base model").fill("tiny");
+  await dialog.getByRole("button", { name: "Create track" }).click();
+  await expect(page.getByRole("heading", { name: trackName, level: 1 })).toBeVisible();
+  const trackUrl = page.url();
+
+  await queueSkill(page, first.name);
+  await queueSkill(page, second.name);
+  await snap(page, "11-queue-form-done");
+
+  // The first job runs (progress bar), the second waits in the queue.
+  const running = page.getByTestId("running-job");
+  await expect(running).toBeVisible({ timeout: 120_000 });
+  await snap(page, "12-track-running");
+
+  // Open the run while it is live.
+  await running.getByRole("link").click();
+  await expect(page).toHaveURL(/\/jobs\/\d+/);
+  await expect(page.getByRole("figure", { name: "Loss" })).toBeVisible();
+  await expect(page.locator("[data-state=succeeded]").first()).toBeVisible({ timeout: 240_000 });
+  await expect(page.getByRole("figure", { name: "Loss" }).locator("path.recharts-line-curve")).toHaveCount(1);
+  await snap(page, "13-run-finished");
+
+  // Token inspector: the first stored rollout opens; focus a token, then pin one by clicking it.
+  const rollouts = page.getByRole("table", { name: "Rollouts" });
+  await expect(rollouts.getByRole("row")).not.toHaveCount(1, { timeout: 30_000 });
+  await rollouts.getByRole("row").nth(1).click();
+  const tokens = page.getByTestId("token");
+  await expect(tokens.first()).toBeVisible();
+  await tokens.first().focus();
+  await page.keyboard.press("ArrowRight");
+  await expect(page.getByTestId("token-detail")).toContainText("token 2 of");
+  await tokens.nth(2).click();
+  await expect(page).toHaveURL(/rollout=\d+&token=2/);
+  await expect(page.getByRole("table", { name: "Teacher top 5" })).toBeVisible();
+  await page.getByRole("radio", { name: "per-token divergence" }).click();
+  await page.getByLabel("Token inspector").scrollIntoViewIfNeeded();
+  await snap(page, "14-token-inspector");
+  // The deep link reopens the same token.
+  await page.reload();
+  await expect(page.getByTestId("token-detail")).toContainText("token 3 of");
+
+  // Back on the track: wait for both skills to finish.
+  await page.goto(trackUrl);
+  const history = page.getByRole("table", { name: "Finished jobs" });
+  await expect(history.locator("[data-state=succeeded]")).toHaveCount(2, { timeout: 300_000 });
+  const tree = page.getByRole("list", { name: "Checkpoints" });
+  await expect(tree.getByRole("button")).toHaveCount(3);
+  await expect(tree.getByRole("button", { name: new RegExp(`${second.name}, head`) })).toBeVisible();
+  await snap(page, "15-track-two-skills");
+
+  // Roll back to the first skill's checkpoint: the dialog says what changes.
+  await tree.getByRole("button", { name: new RegExp(first.name) }).click();
+  await page.getByRole("button", { name: "Roll back here" }).click();
+  const changes = page.getByTestId("rollback-changes");
+  await expect(changes).toContainText("The head moves from");
+  await expect(changes).toContainText("kept");
+  await snap(page, "16-rollback-confirm", { fullPage: false });
+  await page.getByRole("button", { name: /^Roll back to #\d+$/ }).click();
+  await expect(tree.getByRole("button", { name: new RegExp(`${first.name}, head`) })).toBeVisible();
+  await snap(page, "17-track-rolled-back");
+
+  // The regression matrix fills in as the evaluation jobs finish; a cell opens its samples.
+  await page.getByRole("link", { name: "Regression matrix" }).click();
+  const matrix = page.getByRole("table", { name: "Regression matrix" });
+  await expect(matrix).toBeVisible();
+  await expect(matrix.getByRole("button", { name: /open the samples/ }).first()).toBeVisible({ timeout: 300_000 });
+  await expect(matrix.getByRole("button", { name: /learned here: open the samples/ })).toHaveCount(2, { timeout: 300_000 });
+  await snap(page, "18-regression-matrix");
+  await matrix.getByRole("button", { name: /learned here: open the samples/ }).first().click();
+  const samples = page.getByRole("dialog");
+  await expect(samples.getByRole("table", { name: "Samples" })).toBeVisible();
+  await snap(page, "19-regression-samples", { fullPage: false });
+});
