@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     frontend_dist: Path = Field(default=REPO_ROOT / "frontend" / "dist")
     job_lease_seconds: int = 120
     reconcile_interval_s: float = 15.0
+    # Each worker removes unreferenced artifacts this often (0: never); only ones older than the age.
+    orphan_cleanup_interval_s: float = 3600.0
+    orphan_min_age_s: float = 3600.0
     # Evaluations after a GPU training job go to the gpu queue too (else the cpu queue).
     evaluate_on_gpu: bool = False
     # Local model folders are accepted only under these roots (plus data_dir/models).

@@ -8,7 +8,9 @@ from backend.settings import get_settings
 
 settings = get_settings()
 
-app = Celery("apprentice", broker=settings.resolved_broker_url, include=["worker.tasks.jobs"])
+app = Celery(
+    "apprentice", broker=settings.resolved_broker_url, include=["worker.tasks.jobs", "worker.tasks.cleanup"]
+)
 app.conf.update(
     # A job's message is acknowledged only when the task returns, and given back if the worker dies.
     task_acks_late=True,
@@ -23,6 +25,7 @@ app.conf.update(
         "apprentice.run_job": {"queue": "gpu"},
         "apprentice.run_evaluation": {"queue": "cpu"},
         "apprentice.reconcile": {"queue": "cpu"},
+        "apprentice.cleanup_orphans": {"queue": "cpu"},
     },
     # Redis redelivers an unacknowledged message after this; it must exceed the longest job.
     broker_transport_options=settings.broker_transport_options,
