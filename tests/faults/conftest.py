@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import BIN, REPO_ROOT, free_port, wait_http
-from tests.worker.conftest import worker_factory  # noqa: F401 - re-exported fixture
+from tests.worker.conftest import worker, worker_factory  # noqa: F401 - re-exported fixtures
 
 
 def _postgres_bin() -> Path | None:
