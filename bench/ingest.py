@@ -261,6 +261,20 @@ def api_server(url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
         log.close()
 
 
+def admin_headers(base: str, data_dir: Path) -> dict[str, str]:
+    """Log in as the local admin the first start created (its password is in data_dir) and return
+    the header of a fresh API token."""
+    password = (data_dir / "admin-password.txt").read_text().split("password: ", 1)[1].strip()
+    with httpx.Client(base_url=base, timeout=60) as client:
+        login = client.post("/api/auth/login", json={"username": "admin", "password": password})
+        login.raise_for_status()
+        token = client.post(
+            "/api/auth/tokens", json={"name": "bench"}, headers={"X-CSRF-Token": login.json()["csrf_token"]}
+        )
+        token.raise_for_status()
+    return {"Authorization": f"Bearer {token.json()['token']}"}
+
+
 # ------------------------------------------------------------------------------------------- bench
 def post_file(client: httpx.Client, url: str, path: Path) -> tuple[httpx.Response, float]:
     with path.open("rb") as handle:
@@ -364,7 +378,8 @@ def bench_database(kind: str, *, file: Path, rows: int, postgres_url: str, parse
         api_server(url, Path(folder)) as (base, pid),
     ):
         sampler = RssSampler(pid)
-        with httpx.Client(base_url=base, timeout=600) as client:
+        headers = admin_headers(base, Path(folder))
+        with httpx.Client(base_url=base, timeout=600, headers=headers) as client:
             skill = client.post("/api/skills", json={"name": f"ingest-{kind}"})
             skill.raise_for_status()
             skill_id = skill.json()["id"]
