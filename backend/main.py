@@ -20,7 +20,17 @@ Self-Distillation Fine-Tuning (SDFT), one skill after another, and measures what
 did to the old ones."""
 
 # Domain routers; a domain whose routes module does not exist yet is simply not mounted.
-DOMAINS = ("auth", "skills", "datasets", "tracks", "jobs", "checkpoints", "evaluations", "preflight")
+DOMAINS = (
+    "auth",
+    "skills",
+    "datasets",
+    "tracks",
+    "jobs",
+    "checkpoints",
+    "evaluations",
+    "preflight",
+    "retention",
+)
 
 
 def _unique_id(route: APIRoute) -> str:

@@ -27,4 +27,8 @@ class Checkpoint(Base):
     # Relative to the artifact store; None for the base root.
     path: Mapped[str | None] = mapped_column(String(500), nullable=True)
     manifest: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The retention gate (backend/retention): None when the track had no budget; "pending" until the
+    # evaluation decides, then "promoted" or "held"; "forced" when a user promoted a held one anyway.
+    promotion: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    promotion_report: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

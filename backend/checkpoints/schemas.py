@@ -22,3 +22,5 @@ class CheckpointRead(BaseModel):
     manifest: dict[str, Any]
     created_at: datetime
     is_head: bool
+    promotion: str | None = None  # retention gate: pending, promoted, held, forced (None: no budget)
+    promotion_report: dict[str, Any] | None = None  # the gate's violations, or who forced it

@@ -66,6 +66,13 @@ class CheckpointRow(BaseModel):
     backward_transfer: float | None
     forgetting: float | None
     retention_violations: list[dict[str, Any]] = Field(default_factory=list)
+    promotion: str | None = Field(
+        default=None, description="retention gate: pending, promoted, held or forced (None: no budget)"
+    )
+    promotion_report: dict[str, Any] | None = Field(
+        default=None,
+        description="the gate's decision: the budget, each violation with its drop, who forced it",
+    )
 
 
 class RegressionMatrix(BaseModel):

@@ -162,6 +162,9 @@ def regression_matrix(
 ) -> RegressionMatrixRead:
     """The track's matrix R[checkpoint][skill] with the continual-learning summary per checkpoint."""
     track = get_track(session, track_id)
+    if retention_tolerance is None and track.retention_budget:  # the track's own budget by default
+        max_skill_drop = track.retention_budget.get("max_skill_drop")
+        retention_tolerance = None if max_skill_drop is None else min(max_skill_drop + 1e-9, 1.0)
     checkpoints, evaluations = track_checkpoints_and_evaluations(session, track_id)
     skill_evaluations = [e for e in evaluations if e.kind == "skill" and e.skill_id is not None]
     general_evaluations = {e.checkpoint_id: e for e in evaluations if e.kind == "general"}
@@ -208,6 +211,8 @@ def regression_matrix(
                 backward_transfer=summary.backward_transfer,
                 forgetting=summary.forgetting,
                 retention_violations=[asdict(v) for v in summary.retention_violations],
+                promotion=by_id[summary.checkpoint_id].promotion,
+                promotion_report=by_id[summary.checkpoint_id].promotion_report,
             )
             for summary in matrix.summaries
         ],

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from backend.checkpoints.models import Checkpoint
 from backend.db import utcnow
 from backend.jobs.models import Job, JobEvent, RolloutTrace
+from backend.retention.service import apply_gate, awaits_gate, evaluation_ended_without_result
 from backend.tracks.models import Track
 
 HeartbeatStatus = Literal["ok", "cancel", "lost"]
@@ -62,6 +63,10 @@ def claim(session: Session, job_id: int, *, worker_id: str, lease_seconds: float
             or_(other.state == "running", and_(other.state == "queued", other.position < job.position)),
         )
         conditions.append(~blocked)
+        # With a retention budget, the head is undecided until the last checkpoint's evaluation.
+        conditions.append(
+            ~exists().where(Checkpoint.track_id == job.track_id, Checkpoint.promotion == "pending")
+        )
     claimed = session.execute(
         update(Job)
         .where(*conditions)
@@ -147,7 +152,11 @@ def succeed(
     metrics: dict[str, Any],
     summary: dict[str, Any],
 ) -> Checkpoint | None:
-    """Record the checkpoint and promote it to head in the transaction that ends the job."""
+    """Record the checkpoint and promote it to head in the transaction that ends the job.
+
+    On a track with a retention budget the checkpoint is left "pending" instead (head unchanged);
+    an evaluation job's success then applies the gate (backend/retention).
+    """
     job = session.get(Job, job_id, populate_existing=True)
     if job is None:
         return None
@@ -174,14 +183,17 @@ def succeed(
             path=checkpoint_path,
             manifest=manifest,
         )
+        if awaits_gate(session, job):  # its evaluation's success promotes or holds it
+            checkpoint.promotion = "pending"
         session.add(checkpoint)
         session.flush()
-        session.execute(
-            update(Track)
-            .where(Track.id == job.track_id)
-            .values(head_checkpoint_id=checkpoint.id)
-            .execution_options(synchronize_session=False)
-        )
+        if checkpoint.promotion is None:
+            session.execute(
+                update(Track)
+                .where(Track.id == job.track_id)
+                .values(head_checkpoint_id=checkpoint.id)
+                .execution_options(synchronize_session=False)
+            )
         session.execute(
             update(Job)
             .where(Job.id == job_id)
@@ -195,6 +207,8 @@ def succeed(
         "state",
         {"state": "succeeded", "checkpoint_id": checkpoint and checkpoint.id},
     )
+    if job.kind == "evaluate" and job.checkpoint_id is not None:
+        apply_gate(session, job.checkpoint_id, evaluation_job_id=job.id)
     session.refresh(job)
     return checkpoint
 
@@ -217,6 +231,7 @@ def finish(
     if done.rowcount != 1:  # type: ignore[attr-defined]
         return False
     _event(session, job_id, attempt, "state", {"state": state, **({"error": error} if error else {})})
+    evaluation_ended_without_result(session, job_id, error or state)
     return True
 
 
@@ -234,6 +249,7 @@ def reconcile(session: Session, *, now: datetime | None = None, resend_after_s: 
                 f"of {job.max_attempts}; giving up"
             )
             job.state, job.error, job.finished_at = "failed", reason, now
+            evaluation_ended_without_result(session, job.id, reason)
             _event(session, job.id, job.attempt, "state", {"state": "failed", "error": reason})
         else:
             reason = f"worker lost: no heartbeat since {last_seen}; re-queued to resume from the last step checkpoint"

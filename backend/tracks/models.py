@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,4 +25,7 @@ class Track(Base):
     head_checkpoint_id: Mapped[int | None] = mapped_column(
         ForeignKey("checkpoint.id", use_alter=True, ondelete="SET NULL"), nullable=True
     )
+    # {"max_skill_drop": 0.03, "max_general_drop": 0.02} (fractions of accuracy); None: no gate.
+    # With a budget, a new checkpoint becomes head only once its evaluation shows it kept the budget.
+    retention_budget: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -38,6 +38,9 @@ class CheckpointNode(BaseModel):
     method: str | None
     metrics: dict[str, Any]
     created_at: datetime
+    promotion: str | None = Field(
+        default=None, description="retention gate: pending, promoted, held or forced (None: no budget)"
+    )
 
 
 class TrackRead(BaseModel):
@@ -50,6 +53,9 @@ class TrackRead(BaseModel):
     trust_remote_code: bool
     head_checkpoint_id: int | None
     created_at: datetime
+    retention_budget: dict[str, Any] | None = Field(
+        default=None, description="max_skill_drop / max_general_drop gating promotion to head"
+    )
 
 
 class TrackDetail(TrackRead):

@@ -29,7 +29,7 @@ from worker.sdft.models import LoadedModel
 from worker.sdft.probe import load_general_probe
 from worker.sdft.scoring import get_scorer
 from worker.tasks.sink import DatabaseSink
-from worker.tasks.training import load_start_model, worker_id
+from worker.tasks.training import load_start_model, send_next_job, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,10 @@ def run_evaluation_job(job_id: int) -> None:
         log.exception("evaluation job %s failed", job_id)
         with sessions.begin() as session:
             lifecycle.finish(session, job_id, attempt, state="failed", error=f"{type(exc).__name__}: {exc}")
+    finally:
+        # On a track with a retention budget, its next training job waited for this verdict.
+        with sessions() as session:
+            send_next_job(session.scalar(select(Job.track_id).where(Job.id == job_id)))
 
 
 def _measure_all(plan: EvaluationPlan, record: Any) -> None:
