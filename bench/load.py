@@ -183,6 +183,7 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL))
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
+    load_average = [round(value, 1) for value in os.getloadavg()]
 
     with (
         tempfile.TemporaryDirectory(prefix="load-") as folder,
@@ -195,7 +196,10 @@ def main() -> None:
         write_demonstrations(big, rows=args.upload_rows, seed=1)
         memory = memory_phase(base, headers, pid, big)
 
-    print(f"{load['clients']} clients for {load['seconds']} s against uvicorn + PostgreSQL (loopback)")
+    print(
+        f"{load['clients']} clients for {load['seconds']} s against uvicorn + PostgreSQL (loopback); "
+        f"load average before: {load_average}"
+    )
     print(f"{'kind':<14} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8}")
     for kind, row in load["by_kind"].items():
         print(f"{kind:<14} {row['requests']:>9} {row['p50_ms']:>8} {row['p99_ms']:>8}")
@@ -210,7 +214,12 @@ def main() -> None:
     )
     report = {
         "bench": "load",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        # Latencies on a shared 2-core machine depend on what else runs: the load average says how busy it was.
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average": load_average,
+        },
         "load": load,
         "big_upload_memory": memory,
     }

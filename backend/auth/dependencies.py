@@ -157,9 +157,15 @@ def _is_local_request(request: Request, settings: Settings) -> bool:
     return True
 
 
-def _principal(user: User, via: Literal["token", "session", "disabled"], **extra: str) -> Principal:
+def _principal(
+    user: User, via: Literal["token", "session", "disabled"], session_secret: str | None = None
+) -> Principal:
     return Principal(
-        user_id=user.id, username=user.username, is_superuser=user.is_superuser, via=via, **extra
+        user_id=user.id,
+        username=user.username,
+        is_superuser=user.is_superuser,
+        via=via,
+        session_secret=session_secret,
     )
 
 
