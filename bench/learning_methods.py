@@ -1,0 +1,380 @@
+"""The learning benchmark's methods and how each one trains: our engine (SFT, SDFT variants) or TRL's SDFT.
+
+Every method trains under the same budget (steps, prompts per step, learning rate unless the
+method is a tuned variant that says otherwise, rollout length) on the same demonstrations, with
+the same seeds. `VARIANTS` are the candidates the tuning phase tries for "best"; they are chosen on
+a held-out slice of train, never on eval.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from worker.sdft.config import PAPER_TEACHER_TEMPLATE, TrainConfig
+from worker.sdft.data import Example
+from worker.sdft.models import LoadedModel
+from worker.sdft.sink import ListSink
+from worker.sdft.train import train
+
+MethodKind = Literal["base", "engine", "trl"]
+
+# Shorter teacher wording: "including the thinking process" asks a small teacher for prose that
+# then leaks into answers whose format is a one-liner.
+PLAIN_TEACHER_TEMPLATE = (
+    "{prompt}\n\n"
+    "This is an example for a response to the question:\n"
+    "{demonstration}\n\n"
+    "Now answer with a response of your own."
+)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every method gets: the same steps, prompts per step, learning rate and rollout length."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    max_new_tokens: int
+    warmup_ratio: float = 0.1
+    dtype: str = "float32"  # "bfloat16": autocast over fp32 weights (our engine), bf16=True (TRL)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dtype": self.dtype,
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "max_new_tokens": self.max_new_tokens,
+            "warmup_ratio": self.warmup_ratio,
+        }
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    kind: MethodKind
+    description: str
+    overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields beyond the budget
+    science_tagged: bool = False  # train on science demonstrations in the graded <answer> format
+    needs_general_prompts: bool = False
+
+    def train_config(self, budget: Budget, *, seed: int) -> TrainConfig:
+        settings: dict[str, Any] = {
+            "method": "sdft",
+            "steps": budget.steps,
+            "batch_size": budget.batch_size,
+            "lr": budget.lr,
+            "max_new_tokens": budget.max_new_tokens,
+            "warmup_ratio": budget.warmup_ratio,
+            "dtype": budget.dtype,
+            "seed": seed,
+        }
+        settings.update(self.overrides)
+        return TrainConfig(**settings)
+
+    def describe(self, budget: Budget, *, seed: int = 0) -> dict[str, Any]:
+        """The settings that distinguish this method, for the results file."""
+        if self.kind == "base":
+            return {}
+        if self.kind == "trl":
+            return trl_settings(budget)
+        config = self.train_config(budget, seed=seed).to_dict()
+        if config["method"] == "sft":
+            return {key: config[key] for key in ("method", "lr", "lora_rank")}
+        keep = (
+            "method",
+            "teacher",
+            "ema_rate",
+            "divergence",
+            "beta",
+            "skip_first_tokens",
+            "general_mix",
+            "lora_rank",
+            "lr",
+            "n_rollouts",
+            "temperature",
+        )
+        described = {key: config[key] for key in keep}
+        if config["teacher_template"] != PAPER_TEACHER_TEMPLATE:
+            described["teacher_template"] = config["teacher_template"]
+        return described
+
+
+METHODS: dict[str, Method] = {
+    method.name: method
+    for method in (
+        Method("base", "base", "the starting model, untrained"),
+        Method(
+            "sft",
+            "engine",
+            "supervised fine-tuning on the demonstrations (science: tagged demonstrations)",
+            {"method": "sft"},
+            science_tagged=True,
+        ),
+        Method(
+            "sdft-paper",
+            "engine",
+            "SDFT as in the paper: forward KL, EMA teacher 0.01, 3 skipped tokens, paper's template",
+        ),
+        Method(
+            "sdft-frozen", "engine", "SDFT with the starting model as a frozen teacher", {"teacher": "frozen"}
+        ),
+        Method("sdft-live", "engine", "SDFT with the live student as its own teacher", {"teacher": "live"}),
+        Method(
+            "trl-sdft",
+            "trl",
+            "TRL's trl.experimental.sdft configured like the paper (outside reference)",
+        ),
+    )
+}
+
+# Candidates for "best", tried in the tuning phase on train's held-out slice.
+VARIANTS: dict[str, Method] = {
+    method.name: method
+    for method in (
+        Method("sdft-lr5e-5", "engine", "SDFT paper, lr 5e-5 (top of the paper's sweep)", {"lr": 5e-5}),
+        Method("sdft-lr1e-4", "engine", "SDFT paper, lr 1e-4", {"lr": 1e-4}),
+        Method("sdft-ema05", "engine", "SDFT paper, EMA rate 0.05", {"ema_rate": 0.05}),
+        Method(
+            "sdft-mix25",
+            "engine",
+            "SDFT paper + 25% general prompts scored by the starting model",
+            {"general_mix": 0.25},
+            needs_general_prompts=True,
+        ),
+        Method("sdft-jsd", "engine", "SDFT paper with the generalized JSD (beta 0.5)", {"divergence": "jsd"}),
+        Method(
+            "sdft-plain-template",
+            "engine",
+            "SDFT paper without 'including the thinking process' in the teacher prompt",
+            {"teacher_template": PLAIN_TEACHER_TEMPLATE},
+        ),
+        Method(
+            "sdft-lora16", "engine", "SDFT paper with LoRA rank 16 at lr 2e-4", {"lora_rank": 16, "lr": 2e-4}
+        ),
+        Method(
+            "sdft-lr5e-5-mix25",
+            "engine",
+            "SDFT paper, lr 5e-5 and 25% general prompts",
+            {"lr": 5e-5, "general_mix": 0.25},
+            needs_general_prompts=True,
+        ),
+        Method(
+            "sft-lr5e-5",
+            "engine",
+            "SFT at lr 5e-5 (so that SFT is tuned too)",
+            {"method": "sft", "lr": 5e-5},
+            science_tagged=True,
+        ),
+    )
+}
+
+
+def find_method(name: str) -> Method:
+    if name in METHODS:
+        return METHODS[name]
+    if name in VARIANTS:
+        return VARIANTS[name]
+    raise ValueError(f"unknown method {name!r}; known: {', '.join([*METHODS, *VARIANTS])}")
+
+
+# Open-ended prompts for general_mix, written for this benchmark and unlike the probe's items
+# (no arithmetic, capitals, capitalisation or JSON), so mixing them in never trains on the probe.
+GENERAL_PROMPTS: list[str] = [
+    "Give me three tips for sleeping better.",
+    "Explain in two sentences why the sky looks blue.",
+    "Write a short, friendly reminder to water the plants.",
+    "What are some good habits for learning a new language?",
+    "Describe a rainy afternoon in a few sentences.",
+    "How do I politely decline an invitation to a party?",
+    "Suggest a name for a small bakery and explain it.",
+    "What should I pack for a weekend hiking trip?",
+    "Summarise the plot of a fairy tale you like.",
+    "Why is it important to drink water during exercise?",
+    "Write a haiku about the sea.",
+    "How can I keep my desk tidy?",
+    "Explain what a library card is to a child.",
+    "Give two arguments for walking to work.",
+    "What is a good way to start a presentation?",
+    "Describe how bread rises, simply.",
+    "Write a thank-you note to a neighbour who helped me move.",
+    "What makes a good team meeting?",
+    "Suggest a quick vegetarian lunch.",
+    "How do bees help plants?",
+    "Tell me a fun fact about octopuses.",
+    "Explain what recycling means in one paragraph.",
+    "Write a two-line poem about winter mornings.",
+    "How should I prepare for a job interview?",
+]
+
+
+def general_prompts() -> list[list[dict[str, str]]]:
+    return [[{"role": "user", "content": text}] for text in GENERAL_PROMPTS]
+
+
+@dataclass
+class TrainOutcome:
+    wall_s: float
+    final_metrics: dict[str, float]
+    mean_step_s: float
+    steps_done: int
+    notes: list[str] = field(default_factory=list)
+
+
+def train_engine(
+    loaded: LoadedModel,
+    examples: list[Example],
+    *,
+    method: Method,
+    budget: Budget,
+    seed: int,
+    work_dir: Path,
+) -> TrainOutcome:
+    """Train `loaded.model` in place with Apprentice's engine."""
+    config = method.train_config(budget, seed=seed)
+    sink = ListSink()
+    started = time.perf_counter()
+    result = train(
+        loaded=loaded,
+        examples=examples,
+        config=config,
+        sink=sink,
+        work_dir=work_dir,
+        resume=False,
+        general_prompts=general_prompts() if method.needs_general_prompts else None,
+    )
+    wall = time.perf_counter() - started
+    step_seconds = sink.metric("step_s")
+    averaged = {}
+    for key in (
+        "loss",
+        "divergence",
+        "nll",
+        "completion_tokens",
+        "teacher_logprob",
+        "student_logprob",
+        "entropy",
+    ):
+        values = [metrics[key] for _, metrics in sink.steps if key in metrics]
+        if values:
+            averaged[f"mean_{key}"] = sum(values) / len(values)
+    return TrainOutcome(
+        wall_s=wall,
+        final_metrics={**result.final_metrics, **averaged},
+        mean_step_s=sum(step_seconds) / len(step_seconds) if step_seconds else 0.0,
+        steps_done=result.steps_done,
+    )
+
+
+# --------------------------------------------------------------------------- TRL
+
+
+def trl_template() -> str:
+    return PAPER_TEACHER_TEMPLATE.replace("{demonstration}", "{privileged_context}")
+
+
+def trl_settings(budget: Budget) -> dict[str, Any]:
+    """TRL's SDFTConfig fields that make it the paper's setup (its own defaults differ: frozen
+    teacher, JSD, top-100 logits, no skipped tokens, 8 generations)."""
+    return {
+        "distillation_mode": "full_logits",
+        "distillation_alpha": 0.0,  # 0 = forward KL(teacher || student) in TRL's convention
+        "teacher_model_kind": "ema",
+        "teacher_update_rate": 0.01,
+        "teacher_sync_steps": 1,
+        "num_loss_tokens_to_skip": 3,
+        "num_generations": 1,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "distillation_is_clip": 2.0,
+        "teacher_prompt_template": trl_template(),
+        "learning_rate": budget.lr,
+        "lr_scheduler_type": "cosine",
+        "warmup_steps": budget.warmup_ratio,
+        "max_grad_norm": 1.0,
+        "weight_decay": 0.0,
+        "max_steps": budget.steps,
+        "per_device_train_batch_size": budget.batch_size,
+        "gradient_accumulation_steps": 1,
+        "max_completion_length": budget.max_new_tokens,
+    }
+
+
+def trl_unavailable_reason() -> str | None:
+    """Why TRL's SDFT trainer cannot be used here, or None when it imports."""
+    try:
+        import trl  # noqa: F401
+        from trl.experimental.sdft import SDFTConfig, SDFTTrainer  # noqa: F401
+    except Exception as error:  # an import failure of any kind is the reason to record
+        return f"trl.experimental.sdft does not import: {type(error).__name__}: {error}"
+    return None
+
+
+def train_trl(
+    loaded: LoadedModel,
+    examples: list[Example],
+    *,
+    budget: Budget,
+    seed: int,
+    work_dir: Path,
+    model_folder: Path,
+) -> tuple[LoadedModel, TrainOutcome]:
+    """Train with TRL's SDFTTrainer from `model_folder` (a local transformers folder of the starting model).
+
+    TRL builds its EMA teacher with from_pretrained(model.config._name_or_path), so the student must
+    be loaded from a folder, not built in memory. Returns the trained model wrapped like ours.
+    """
+    import os
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from trl.experimental.sdft import SDFTConfig, SDFTTrainer
+
+    student = AutoModelForCausalLM.from_pretrained(str(model_folder), dtype=loaded.model.dtype)
+    dataset = Dataset.from_list(
+        [{"prompt": example.prompt, "privileged_context": example.demonstration} for example in examples]
+    )
+    args = SDFTConfig(
+        output_dir=str(work_dir / "trl"),
+        seed=seed,
+        data_seed=seed,
+        use_cpu=loaded.device.type == "cpu",
+        bf16=budget.dtype == "bfloat16",
+        report_to=[],
+        save_strategy="no",
+        logging_steps=1,
+        disable_tqdm=True,
+        max_prompt_length=None,  # its default 512 cuts tool-use prompts from the left
+        dataloader_num_workers=0,
+        **trl_settings(budget),
+    )
+    trainer = SDFTTrainer(model=student, args=args, train_dataset=dataset, processing_class=loaded.tokenizer)
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        output = trainer.train()
+    wall = time.perf_counter() - started
+    history = [entry for entry in trainer.state.log_history if "loss" in entry]
+    final = {
+        key: float(value) for key, value in (history[-1] if history else {}).items() if _is_number(value)
+    }
+    final["train_loss"] = float(output.training_loss)
+    model = trainer.model
+    model.eval()
+    trained = LoadedModel(model=model, tokenizer=loaded.tokenizer, name="trl-sdft", base_name=loaded.name)
+    return trained, TrainOutcome(
+        wall_s=wall,
+        final_metrics=final,
+        mean_step_s=wall / max(budget.steps, 1),
+        steps_done=trainer.state.global_step,
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,325 @@
+"""The learning benchmark's report: learning.md and learning.png, rebuilt from every learning-*.json.
+
+Every recorded run appears, failures included. Comparison rows are grouped by (results file,
+model, skill, budget) so that runs under different budgets are never averaged together; means
+and sample standard deviations are over seeds. learning-notes.md, written by hand, is included
+verbatim: it says what was run, what was not, and what the numbers mean.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+# The paper's Table 1 (Qwen2.5-7B-Instruct, tool use; prior capabilities = mean of six benchmarks).
+PAPER_TABLE1 = [
+    ("base", 42.9, 65.5),
+    ("SFT", 63.2, 56.0),
+    ("DFT", 64.2, 60.8),
+    ("SFT + re-invoke", 63.1, 63.7),
+    ("SDFT", 70.6, 65.4),
+]
+# Paper numbers beside ours: (new task, prior capabilities) by our method name, per skill.
+PAPER_BESIDE: dict[str, dict[str, tuple[float, float]]] = {
+    "tooluse": {"base": (42.9, 65.5), "sft": (63.2, 56.0), "sdft-paper": (70.6, 65.4)},
+    "science": {"sft": (66.2, 53.4), "sdft-paper": (70.2, 64.5)},
+}
+METHOD_ORDER = ["base", "sft", "sdft-paper", "sdft-frozen", "sdft-live", "trl-sdft"]
+
+
+def load_results(out: Path) -> list[tuple[str, dict[str, Any]]]:
+    files = []
+    for path in sorted(out.glob("learning-*.json")):
+        try:
+            files.append((path.stem.removeprefix("learning-"), json.loads(path.read_text())))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return files
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float | None]:
+    mean = statistics.fmean(values)
+    return mean, statistics.stdev(values) if len(values) > 1 else None
+
+
+def _pct(values: list[float]) -> str:
+    if not values:
+        return "–"
+    mean, sd = _mean_sd(values)
+    return f"{100 * mean:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "")
+
+
+def _budget_text(budget: dict[str, Any]) -> str:
+    return f"{budget['steps']} steps × {budget['batch_size']} prompts, lr {budget['lr']:g}, rollouts ≤{budget['max_new_tokens']} tokens"
+
+
+def _method_rank(name: str) -> tuple[int, str]:
+    base = name.split(":", 1)[0]
+    return (METHOD_ORDER.index(base) if base in METHOD_ORDER else len(METHOD_ORDER), name)
+
+
+def comparison_groups(
+    files: list[tuple[str, dict[str, Any]]], phase: str
+) -> dict[tuple[str, ...], list[dict]]:
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for tag, data in files:
+        for run in data.get("runs", []):
+            if run["phase"] != phase:
+                continue
+            trained = [
+                r
+                for r in data["runs"]
+                if r["phase"] == phase and r["skill"] == run["skill"] and r["method"] != "base"
+            ]
+            budget = run["budget"] if run["method"] != "base" or not trained else trained[0]["budget"]
+            key = (tag, run["model"], run["skill"], _budget_text(budget))
+            groups.setdefault(key, []).append(run)
+    return groups
+
+
+def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per method: means over its ok seeds, and the failures counted."""
+    by_method: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_method.setdefault(run["method"], []).append(run)
+    rows = []
+    for method in sorted(by_method, key=_method_rank):
+        method_runs = by_method[method]
+        ok = [run for run in method_runs if run["status"] == "ok"]
+        rows.append(
+            {
+                "method": method,
+                "runs": method_runs,
+                "ok": ok,
+                "seeds": [run["seed"] for run in ok],
+                "task": [run["task_accuracy"] for run in ok],
+                "general": [run["general_score"] for run in ok],
+                "kl": [run["kl_from_base"] for run in ok],
+                "train_s": [run["train_wall_s"] for run in ok],
+                "task_n": ok[0]["task_n"] if ok else None,
+                "problems": [
+                    f"{run['status']}: {run.get('error', '')[:160]}"
+                    for run in method_runs
+                    if run["status"] != "ok"
+                ],
+            }
+        )
+    return rows
+
+
+def comparison_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    lines = ["## Comparison: one skill from the base model", ""]
+    groups = comparison_groups(files, "comparison")
+    if not groups:
+        return [*lines, "No comparison run recorded yet.", ""]
+    for (tag, model, skill, budget), runs in groups.items():
+        rows = summarise(runs)
+        n = next((row["task_n"] for row in rows if row["task_n"]), "?")
+        lines += [
+            f"### {skill} on {model} ({budget}; eval n={n}; file learning-{tag}.json)",
+            "",
+            "| method | seeds | new-task acc % | general probe % | KL from base | train s | paper 7B task / prior | notes |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in rows:
+            paper = PAPER_BESIDE.get(skill, {}).get(row["method"])
+            kl = f"{statistics.fmean(row['kl']):.4f}" if row["kl"] else "–"
+            train_s = f"{statistics.fmean(row['train_s']):.0f}" if row["train_s"] else "–"
+            seeds = ",".join("–" if s is None else str(s) for s in row["seeds"]) or "–"
+            lines.append(
+                f"| {row['method']} | {seeds} | {_pct(row['task'])} | {_pct(row['general'])} | {kl} | {train_s} "
+                f"| {f'{paper[0]} / {paper[1]}' if paper else ''} | {'; '.join(row['problems'])} |"
+            )
+        lines.append("")
+    return lines
+
+
+def tuning_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    lines = ["## Tuning on train's held-out slice (never on eval)", ""]
+    groups = comparison_groups(files, "tuning")
+    if not groups:
+        return [*lines, "No tuning run recorded yet.", ""]
+    for (tag, model, skill, budget), runs in groups.items():
+        choice = dict(files)[tag].get("best")
+        lines += [
+            f"### {skill} on {model} ({budget}; file learning-{tag}.json)",
+            "",
+            "| candidate | settings | holdout task % | general % | KL from base | train s | status |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for run in sorted(runs, key=lambda r: _method_rank(r["method"])):
+            ok = run["status"] == "ok"
+            settings = ", ".join(
+                f"{k}={v}" for k, v in run.get("settings", {}).items() if k != "teacher_template"
+            )
+            lines.append(
+                f"| {run['method']} | {settings} | {_pct([run['task_accuracy']]) if ok else '–'} "
+                f"| {_pct([run['general_score']]) if ok else '–'} | {run['kl_from_base']:.4f} | {run['train_wall_s']:.0f} | ok |"
+                if ok
+                else f"| {run['method']} | {settings} | – | – | – | – | {run['status']}: {run.get('error', '')[:160]} |"
+            )
+        if choice:
+            lines += ["", f"Chosen as `best`: **{choice['variant']}** ({choice['criterion']})."]
+        lines.append("")
+    return lines
+
+
+def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    lines = [
+        "## Sequential: tool use → science → dates, regression matrix and continual-learning summary",
+        "",
+    ]
+    records = [(tag, record) for tag, data in files for record in data.get("sequential", [])]
+    if not records:
+        return [*lines, "No sequential run recorded yet.", ""]
+    for tag, record in records:
+        model = dict(files)[tag]["invocation"]["settings"]["model"]
+        lines += [
+            f"### {record['method']} on {model}, seed {record['seed']} ({_budget_text(record['budget'])} per skill; file learning-{tag}.json)",
+            "",
+        ]
+        if record["status"] != "ok":
+            lines += [f"Failed: {record.get('error', '')}", ""]
+            continue
+        skills = record["skills"]
+        summaries = {summary["checkpoint_id"]: summary for summary in record["summaries"]}
+        lines += [
+            "| checkpoint | "
+            + " | ".join(f"{s} %" for s in skills)
+            + " | general % | KL | ACC % | BWT pts | forgetting pts |",
+            "| --- " * (len(skills) + 6) + "|",
+        ]
+        for row in record["rows"]:
+            summary = summaries[row["checkpoint"]]
+
+            def points(value: float | None) -> str:
+                return "–" if value is None else f"{100 * value:+.1f}"
+
+            acc = summary["average_accuracy"]
+            name = "base" if row["learned"] is None else f"after {row['learned']}"
+            lines.append(
+                f"| {name} | "
+                + " | ".join(f"{100 * row['accuracy'][s]:.1f}" for s in skills)
+                + f" | {100 * row['general_score']:.1f} | {row['kl_from_base']:.4f} | "
+                + ("–" if acc is None else f"{100 * acc:.1f}")
+                + f" | {points(summary['backward_transfer'])} | {points(summary['forgetting'])} |"
+            )
+        lines.append("")
+    return lines
+
+
+def all_runs_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    lines = [
+        "## Every recorded run",
+        "",
+        "| file | phase | skill | method | seed | budget | status | task % | general % | KL | train s | eval s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for tag, data in files:
+        for run in data.get("runs", []):
+            ok = run["status"] == "ok"
+            budget = run["budget"]
+            lines.append(
+                f"| {tag} | {run['phase']} | {run['skill']} | {run['method']} | {run['seed']} "
+                f"| {budget['steps']}×{budget['batch_size']} lr {budget['lr']:g} | {run['status']} "
+                + (
+                    f"| {100 * run['task_accuracy']:.1f} | {100 * run['general_score']:.1f} | {run['kl_from_base']:.4f} "
+                    f"| {run['train_wall_s']:.0f} | {run['eval_wall_s']:.0f} |"
+                    if ok
+                    else f"| {run.get('error', '')[:120]} | | | | |"
+                )
+            )
+    return [*lines, ""]
+
+
+def paper_section() -> list[str]:
+    lines = [
+        "## The paper's Table 1 (Qwen2.5-7B-Instruct, tool use), for reference",
+        "",
+        "| method | tool-use accuracy | prior capabilities |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {name} | {task} | {prior} |" for name, task, prior in PAPER_TABLE1]
+    lines += [
+        "",
+        'Science (same model): SFT 66.2 / 53.4, SDFT 70.2 / 64.5. Our "general probe" is Apprentice\'s own',
+        "300-prompt probe (a subset, see each group), not the paper's six benchmarks: compare directions, not levels.",
+        "",
+    ]
+    return lines
+
+
+def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
+    """Task accuracy against general score, one point per method (mean over seeds, bars = sd), one panel per group."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = comparison_groups(files, "comparison")
+    real = {key: runs for key, runs in groups.items() if key[1] != "tiny"}
+    groups = real or groups
+    if not groups:
+        return False
+    columns = min(2, len(groups))
+    rows = (len(groups) + columns - 1) // columns
+    figure, axes = plt.subplots(rows, columns, figsize=(6.5 * columns, 5 * rows), squeeze=False)
+    markers = "osD^vP*Xh"
+    for axis, ((_tag, model, skill, budget), runs) in zip(axes.flat, groups.items(), strict=False):
+        for index, row in enumerate(summarise(runs)):
+            if not row["ok"]:
+                continue
+            task_mean, task_sd = _mean_sd([100 * v for v in row["task"]])
+            general_mean, general_sd = _mean_sd([100 * v for v in row["general"]])
+            axis.errorbar(
+                general_mean,
+                task_mean,
+                xerr=general_sd or 0,
+                yerr=task_sd or 0,
+                fmt=markers[index % len(markers)],
+                capsize=3,
+                markersize=8,
+                alpha=0.8,
+                label=f"{row['method']} (n={len(row['ok'])})",
+            )
+        axis.set_xlim(-3, 103)
+        axis.set_ylim(-3, 103)
+        axis.legend(fontsize=7, loc="best")
+        axis.set_xlabel("general probe score %")
+        axis.set_ylabel(f"{skill} accuracy %")
+        axis.set_title(f"{skill} · {model}\n{budget}", fontsize=9)
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(groups) :]:
+        axis.set_visible(False)
+    figure.suptitle("New-task accuracy vs general score (up and right is better)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def write_report(out: Path) -> str:
+    files = load_results(out)
+    lines = [
+        "# Learning benchmark: SDFT vs SFT",
+        "",
+        "Generated by `bench/learning.py` from every `learning-*.json` in this folder (do not edit by hand;",
+        "the hand-written notes come from `learning-notes.md`). Accuracy and general score in %, mean ± sample",
+        "standard deviation over seeds; KL = mean per-token KL(model ‖ base) on the model's own greedy probe answers.",
+        "",
+    ]
+    notes = out / "learning-notes.md"
+    if notes.exists():
+        lines += [notes.read_text(encoding="utf-8").strip(), ""]
+    if write_plot(files, out / "learning.png"):
+        lines += ["![task accuracy vs general score](learning.png)", ""]
+    lines += comparison_section(files)
+    lines += paper_section()
+    lines += tuning_section(files)
+    lines += sequential_section(files)
+    lines += all_runs_section(files)
+    text = "\n".join(lines)
+    (out / "learning.md").write_text(text, encoding="utf-8")
+    return text

@@ -1,0 +1,277 @@
+"""The learning benchmark's runner: settings, the shared context, evaluation, and one measured run.
+
+A run trains a fresh copy of the base model (or TRL's trainer) and evaluates it; its record goes
+into the invocation's results file at once, a failure with its traceback, so nothing is lost when a
+long run is stopped and `--resume` can skip what is done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.learning_methods import Budget, Method, train_engine, train_trl, trl_unavailable_reason
+from bench.learning_skills import Skill, load_skill
+
+
+@dataclass
+class Settings:
+    model: str
+    models_dir: Path
+    device: str
+    seeds: list[int]
+    skills: list[str]
+    methods: list[str]
+    phases: list[str]
+    tune_skill: str
+    tune_variants: list[str]
+    sequential_methods: list[str]
+    budget: Budget
+    train_limit: int | None
+    eval_limit: int | None
+    holdout_limit: int | None
+    probe_items: int
+    probe_max_new_tokens: int
+    eval_max_new_tokens: int | None
+    sequential_steps: int
+    sequential_skills: list[str]
+    out: Path
+    tag: str
+    threads: int
+    resume: bool
+    best: str | None
+    mode: str
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dict(self.__dict__)
+        values["budget"] = self.budget.to_dict()
+        values["models_dir"] = str(self.models_dir)
+        values["out"] = str(self.out)
+        return values
+
+
+@dataclass
+class Context:
+    """What the phases share: the settings, the results file, the base model and its cached evaluations."""
+
+    settings: Settings
+    results: dict[str, Any]
+    path: Path
+    work_dir: Path
+    skills: dict[str, Skill] = field(default_factory=dict)
+    base: Any = None
+    probe: list[Any] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def skill(self, name: str) -> Skill:
+        if name not in self.skills:
+            self.skills[name] = load_skill(name)
+        return self.skills[name]
+
+    def done(self, key: str) -> dict[str, Any] | None:
+        for run in self.results["runs"]:
+            if run["key"] == key and run["status"] in ("ok", "unavailable"):
+                return run
+        return None
+
+    def record(self, run: dict[str, Any]) -> None:
+        self.results["runs"] = [r for r in self.results["runs"] if r["key"] != run["key"]] + [run]
+        self.save()
+        line = f"[{run['phase']}] {run['skill']:8s} {run['method']:20s} seed {run['seed']}: {run['status']}"
+        if run["status"] == "ok":
+            line += (
+                f"  task {run['task_accuracy']:.3f}  general {run['general_score']:.3f}"
+                f"  KL {run['kl_from_base']:.4f}  train {run['train_wall_s']:.0f}s  eval {run['eval_wall_s']:.0f}s"
+            )
+        else:
+            line += f"  {run.get('error', '')[:200]}"
+        print(line, file=sys.stderr, flush=True)
+
+    def save(self) -> None:
+        self.results["updated"] = time.time()
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.results, indent=1, default=str))
+        os.replace(tmp, self.path)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def load(settings: Settings) -> Any:
+    from worker.sdft.models import load_model
+
+    return load_model(settings.model, models_dir=settings.models_dir, device=settings.device)
+
+
+def fresh_copy(base: Any) -> Any:
+    """An independent copy of the base model to train (cheaper than loading it again)."""
+    import copy
+
+    from worker.sdft.models import LoadedModel
+
+    return LoadedModel(model=copy.deepcopy(base.model), tokenizer=base.tokenizer, name=base.name)
+
+
+def evaluate(ctx: Context, loaded: Any, skill_names: list[str], *, holdout: bool = False) -> dict[str, Any]:
+    """Accuracy on each named skill's eval (or train holdout) set, the probe score and the KL from base."""
+    from worker.sdft.evaluate import evaluate_examples, evaluate_probe, mean_kl_from_reference
+
+    settings = ctx.settings
+    started = time.perf_counter()
+    skills: dict[str, Any] = {}
+    for name in skill_names:
+        skill = ctx.skill(name)
+        examples = (
+            skill.holdout_examples(limit=settings.holdout_limit)
+            if holdout
+            else skill.eval_examples(limit=settings.eval_limit)
+        )
+        result = evaluate_examples(
+            loaded,
+            examples,
+            scorer=skill.scorer(),
+            max_new_tokens=settings.eval_max_new_tokens or skill.eval_max_new_tokens,
+        )
+        skills[name] = {"accuracy": result.accuracy, "n": result.n, "samples": result.samples[:3]}
+    probe = evaluate_probe(loaded, ctx.probe, max_new_tokens=settings.probe_max_new_tokens)
+    kl = (
+        0.0
+        if loaded is ctx.base
+        else mean_kl_from_reference(loaded, ctx.base, probe.prompt_ids, probe.completion_ids)
+    )
+    return {
+        "skills": skills,
+        "general_score": probe.accuracy,
+        "general_per_category": {k.split(":", 1)[1]: v for k, v in probe.pass_at_k.items()},
+        "general_samples": probe.samples[:4],
+        "kl_from_base": kl,
+        "eval_wall_s": time.perf_counter() - started,
+    }
+
+
+def base_evaluation(ctx: Context, skill_names: list[str], *, holdout: bool) -> dict[str, Any]:
+    """The base model's evaluation is the same for every seed and phase: computed once per process."""
+    key = f"{'holdout' if holdout else 'eval'}:{','.join(skill_names)}"
+    if key not in ctx.cache:
+        ctx.cache[key] = evaluate(ctx, ctx.base, skill_names, holdout=holdout)
+    return ctx.cache[key]
+
+
+# --------------------------------------------------------------------------- one training run
+
+
+def train_once(
+    ctx: Context, method: Method, skill: Skill, *, seed: int, budget: Budget, fit: bool, start: Any = None
+) -> tuple[Any, dict[str, Any]]:
+    """Train a fresh copy of the base (or `start`, trained in place) with `method`; returns (model, train info)."""
+    settings = ctx.settings
+    tagged = method.science_tagged
+    examples = (
+        skill.fit_examples(tagged=tagged, limit=settings.train_limit)
+        if fit
+        else skill.train_examples(tagged=tagged, limit=settings.train_limit)
+    )
+    with tempfile.TemporaryDirectory(dir=ctx.work_dir) as work:
+        if method.kind == "trl":
+            source = ctx.base.model.config.name_or_path
+            folder = Path(source) if source else ctx.work_dir / "base-model"
+            if not (
+                folder / "config.json"
+            ).exists():  # built in code (tiny): TRL needs a folder to build its EMA teacher from
+                folder = ctx.work_dir / "base-model"
+                if not folder.exists():
+                    ctx.base.model.save_pretrained(str(folder))
+            loaded, outcome = train_trl(
+                ctx.base, examples, budget=budget, seed=seed, work_dir=Path(work), model_folder=folder
+            )
+        else:
+            loaded = start if start is not None else fresh_copy(ctx.base)
+            outcome = train_engine(
+                loaded, examples, method=method, budget=budget, seed=seed, work_dir=Path(work)
+            )
+    info = {
+        "train_examples": len(examples),
+        "train_wall_s": outcome.wall_s,
+        "mean_step_s": outcome.mean_step_s,
+        "steps_done": outcome.steps_done,
+        "train_metrics": outcome.final_metrics,
+    }
+    return loaded, info
+
+
+def run_key(phase: str, skill: str, method: str, seed: int | None, budget: Budget, settings: Settings) -> str:
+    limits = f"t{settings.train_limit}e{settings.eval_limit}h{settings.holdout_limit}p{settings.probe_items}"
+    shape = f"{budget.steps}x{budget.batch_size}@{budget.lr:g}/{budget.max_new_tokens}"
+    return f"{phase}|{settings.model}|{skill}|{method}|{seed}|{shape}|{limits}"
+
+
+def measure(
+    ctx: Context,
+    phase: str,
+    skill: Skill,
+    method: Method,
+    seed: int | None,
+    *,
+    fit: bool,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """Train (unless base) and evaluate one (skill, method, seed); record it, failures included."""
+    settings, budget = ctx.settings, ctx.settings.budget
+    name = label or method.name
+    key = run_key(phase, skill.name, name, seed, budget, settings)
+    if settings.resume and (previous := ctx.done(key)):
+        return previous
+    run: dict[str, Any] = {
+        "key": key,
+        "phase": phase,
+        "model": settings.model,
+        "skill": skill.name,
+        "method": name,
+        "variant": method.name,
+        "description": method.description,
+        "seed": seed,
+        "budget": budget.to_dict(),
+        "settings": method.describe(budget, seed=seed or 0),
+        "science_demonstration": "tagged" if method.science_tagged else "paper sentence",
+        "split": "fit/holdout" if fit else "train/eval",
+        "status": "ok",
+    }
+    try:
+        if method.kind == "trl" and (reason := trl_unavailable_reason()):
+            run.update(status="unavailable", error=reason)
+            ctx.record(run)
+            return run
+        if method.kind == "base":
+            run.update(train_examples=0, train_wall_s=0.0, mean_step_s=0.0, steps_done=0, train_metrics={})
+            evaluation = base_evaluation(ctx, [skill.name], holdout=fit)
+        else:
+            loaded, info = train_once(ctx, method, skill, seed=seed or 0, budget=budget, fit=fit)
+            run.update(info)
+            evaluation = evaluate(ctx, loaded, [skill.name], holdout=fit)
+            del loaded
+        task = evaluation["skills"][skill.name]
+        run.update(
+            task_accuracy=task["accuracy"],
+            task_n=task["n"],
+            task_samples=task["samples"],
+            general_score=evaluation["general_score"],
+            general_per_category=evaluation["general_per_category"],
+            general_samples=evaluation["general_samples"],
+            kl_from_base=evaluation["kl_from_base"],
+            eval_wall_s=evaluation["eval_wall_s"],
+        )
+    except Exception as error:  # a failed configuration is a result too: keep it and go on
+        run.update(
+            status="failed",
+            error=f"{type(error).__name__}: {error}",
+            traceback=traceback.format_exc()[-3000:],
+        )
+    ctx.record(run)
+    return run

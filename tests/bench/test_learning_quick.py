@@ -1,0 +1,56 @@
+"""Smoke test of the learning benchmark's plumbing on the tiny model: train, evaluate, record, report.
+
+The tiny model is random, so every accuracy is 0 here: this checks that each phase runs end to end
+and writes what the report promises, not that anything learns (bench/results/learning.md does that).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import learning
+from bench.learning_skills import load_skill
+from bench.skills.iso_dates import SKILL_FILE, build_rows
+
+
+def test_own_skill_file_is_what_the_generator_writes() -> None:
+    lines = SKILL_FILE.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == build_rows()
+    skill = load_skill("dates")
+    assert not set(skill.split.train) & set(skill.split.eval)
+    assert skill.scorer().score("Date: 2021-03-05", "2021-03-05")
+    assert not skill.scorer().score("March 5, 2021", "2021-03-05")
+
+
+def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
+    argv = ["--quick", "--model", "tiny", "--out", str(tmp_path), "--tag", "smoke"]
+    argv += ["--phases", "comparison,sequential", "--skills", "dates", "--methods", "base,sft,sdft-paper"]
+    argv += ["--sequential-methods", "sdft-paper", "--sequential-skills", "science,dates"]
+    argv += ["--steps", "1", "--sequential-steps", "1"]
+    argv += ["--train-limit", "2", "--eval-limit", "2", "--probe-items", "4", "--probe-max-new-tokens", "4"]
+    argv += ["--eval-max-new-tokens", "6", "--max-new-tokens", "4"]
+    assert learning.main(argv) == 0
+
+    results = json.loads((tmp_path / "learning-smoke.json").read_text())
+    runs = {run["method"]: run for run in results["runs"]}
+    assert set(runs) == {"base", "sft", "sdft-paper"}
+    for run in runs.values():
+        assert run["status"] == "ok", run.get("traceback")
+        assert run["task_n"] == 2 and 0.0 <= run["task_accuracy"] <= 1.0
+        assert 0.0 <= run["general_score"] <= 1.0 and run["kl_from_base"] >= 0.0
+    assert runs["base"]["kl_from_base"] == 0.0 and runs["base"]["train_wall_s"] == 0.0
+    assert runs["sft"]["steps_done"] == 1 and runs["sft"]["settings"]["method"] == "sft"
+    assert runs["sdft-paper"]["settings"]["teacher"] == "ema"
+
+    (sequential,) = results["sequential"]
+    assert sequential["status"] == "ok", sequential.get("traceback")
+    assert [row["learned"] for row in sequential["rows"]] == [None, "science", "dates"]
+    last = sequential["summaries"][-1]
+    assert last["skills_learned"] == [1, 2] and last["average_accuracy"] is not None
+    assert last["backward_transfer"] is not None and last["forgetting"] >= 0.0
+
+    report = (tmp_path / "learning.md").read_text()
+    assert "### dates on tiny" in report and "| sdft-paper |" in report
+    assert "regression matrix" in report and "42.9" in report  # the paper's Table 1 beside ours
+    assert (tmp_path / "learning.png").stat().st_size > 10_000
