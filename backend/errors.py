@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DataError, DisconnectionError, OperationalError
 
 
 class DomainError(Exception):
@@ -54,6 +54,21 @@ def install_error_handlers(app: FastAPI) -> None:
             {key: error[key] for key in ("type", "loc", "msg") if key in error} for error in exc.errors()
         ]
         return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+
+    @app.exception_handler(DataError)
+    async def _unstorable_value(_request: Request, _exc: DataError) -> JSONResponse:
+        # The database refused a value the schema let through (PostgreSQL text cannot hold NUL
+        # characters; a number out of range): the request's fault. The driver's text may quote the
+        # value, so it is not echoed.
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": {
+                    "code": "unstorable_value",
+                    "message": "a value in the request cannot be stored (text with a NUL character?)",
+                }
+            },
+        )
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DisconnectionError)
