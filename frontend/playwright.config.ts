@@ -1,4 +1,5 @@
 import { defineConfig } from "@playwright/test";
+import { AUTH_STATE } from "./e2e/auth";
 
 // The harness starts the real backend + worker (tiny model) and points us at it.
 const baseURL = process.env.APPRENTICE_URL ?? "http://127.0.0.1:8000";
@@ -12,8 +13,10 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [["list"]],
+  globalSetup: "./e2e/global-setup.ts",
   use: {
     baseURL,
+    storageState: AUTH_STATE,
     viewport: { width: 1280, height: 800 },
     trace: "retain-on-failure",
     screenshot: "only-on-failure",

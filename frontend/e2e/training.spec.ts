@@ -1,14 +1,21 @@
-import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
+import { csrfHeaders } from "./auth";
 import { jsonl, snap, uniqueName } from "./helpers";
 
 /** Two small skills through the API (the skills UI has its own spec), scored with `contains`. */
-async function seedSkill(request: APIRequestContext, name: string, make: (i: number) => [string, string, string]) {
-  const skill = await (await request.post("/api/skills", { data: { name, scorer: "contains", description: `e2e skill ${name}` } })).json();
+async function seedSkill(page: Page, name: string, make: (i: number) => [string, string, string]) {
+  // page.request shares the browser's session cookie; unsafe calls add its CSRF token.
+  const request = page.request;
+  const headers = await csrfHeaders(page.context());
+  const created = await request.post("/api/skills", { data: { name, scorer: "contains", description: `e2e skill ${name}` }, headers });
+  expect(created.status(), await created.text()).toBe(201);
+  const skill = await created.json();
   const rows = Array.from({ length: 8 }, (_, i) => {
     const [prompt, response, reference] = make(i);
     return { prompt, response, reference, split: i % 4 === 0 ? "eval" : "train" };
   });
   const upload = await request.post(`/api/skills/${skill.id}/datasets`, {
+    headers,
     multipart: { file: { name: `${name}.jsonl`, mimeType: "application/jsonl", buffer: Buffer.from(jsonl(rows)) } },
   });
   expect(upload.status()).toBe(201);
@@ -31,10 +38,10 @@ async function queueSkill(page: Page, skillName: string) {
   await expect(dialog).toBeHidden();
 }
 
-test("queue two skills, watch a run live, inspect tokens, roll back, read the matrix", async ({ page, request }) => {
+test("queue two skills, watch a run live, inspect tokens, roll back, read the matrix", async ({ page }) => {
   test.setTimeout(600_000);
-  const first = await seedSkill(request, uniqueName("greet"), (i) => [`Greet person ${i}`, `Hello, person ${i}!`, "Hello"]);
-  const second = await seedSkill(request, uniqueName("shout"), (i) => [`Shout the word ${i}`, `WORD ${i}!`, "WORD"]);
+  const first = await seedSkill(page, uniqueName("greet"), (i) => [`Greet person ${i}`, `Hello, person ${i}!`, "Hello"]);
+  const second = await seedSkill(page, uniqueName("shout"), (i) => [`Shout the word ${i}`, `WORD ${i}!`, "WORD"]);
 
   // Create a track on the tiny model.
   await page.goto("/tracks");

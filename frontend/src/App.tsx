@@ -2,6 +2,7 @@ import { lazy, Suspense } from "react";
 import { Route, Routes } from "react-router";
 import { Layout } from "./components/Layout";
 import { Loading } from "./components/states";
+import { LoginPage } from "./routes/auth/LoginPage";
 import { NotFoundPage } from "./routes/NotFoundPage";
 import { RegressionPage } from "./routes/regression/RegressionPage";
 import { PlaceholderPage } from "./routes/PlaceholderPage";
@@ -20,6 +21,7 @@ const JobPage = lazy(() => import("./routes/jobs/JobPage").then((module) => ({ d
 export function AppRoutes() {
   return (
     <Routes>
+      <Route path="login" element={<LoginPage />} />
       <Route element={<Layout />}>
         <Route index element={<SkillsPage />} />
         <Route path="skills" element={<SkillsPage />} />

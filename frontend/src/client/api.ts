@@ -12,6 +12,40 @@ const origin = typeof window !== "undefined" ? window.location.origin : "";
 
 export const api = createClient<paths>({ baseUrl: origin });
 
+/** The cookie the backend sets at login; sent back as a header it proves a request is same-site. */
+const CSRF_COOKIE = "apprentice_csrf";
+export const CSRF_HEADER = "X-CSRF-Token";
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export function csrfToken(): string | null {
+  if (typeof document === "undefined") return null;
+  const found = document.cookie.split("; ").find((part) => part.startsWith(`${CSRF_COOKIE}=`));
+  return found ? decodeURIComponent(found.slice(CSRF_COOKIE.length + 1)) : null;
+}
+
+/** Callbacks run when any request answers 401: the session ended (or never began). */
+const unauthorizedListeners = new Set<() => void>();
+export function onUnauthorized(listener: () => void): () => void {
+  unauthorizedListeners.add(listener);
+  return () => unauthorizedListeners.delete(listener);
+}
+function notifyUnauthorized(path: string) {
+  // The login call's own 401 means a wrong password, not an ended session.
+  if (!path.endsWith("/api/auth/login")) unauthorizedListeners.forEach((listener) => listener());
+}
+
+api.use({
+  onRequest({ request }) {
+    const token = csrfToken();
+    if (token && UNSAFE.has(request.method)) request.headers.set(CSRF_HEADER, token);
+    return request;
+  },
+  onResponse({ request, response }) {
+    if (response.status === 401) notifyUnauthorized(new URL(request.url).pathname);
+    return response;
+  },
+});
+
 /** One validation problem in an upload or a request body, as the backend reports it. */
 export interface FieldError {
   line?: number | null;
@@ -113,9 +147,14 @@ export function uploadFile<T>(
     request.upload.onprogress = (event) => {
       if (event.lengthComputable && onProgress) onProgress(event.loaded / event.total);
     };
+    const token = csrfToken();
+    if (token) request.setRequestHeader(CSRF_HEADER, token);
     request.onload = () => {
       if (request.status >= 200 && request.status < 300) resolve({ status: request.status, data: request.response as T });
-      else reject(toApiError(request.status, request.response));
+      else {
+        if (request.status === 401) notifyUnauthorized(path);
+        reject(toApiError(request.status, request.response));
+      }
     };
     request.onerror = () => reject(new ApiError(0, "network", "Upload failed: cannot reach the server."));
     request.onabort = () => reject(new ApiError(0, "aborted", "Upload cancelled."));

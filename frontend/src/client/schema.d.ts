@@ -209,6 +209,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/checkpoints/{checkpoint_id}/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Promote
+         * @description Make the checkpoint head. One the retention budget held (or still awaiting evaluation) needs
+         *     `force: true`, which is recorded on the checkpoint and its training job. 409 while a job trains.
+         */
+        post: operations["retention-promote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/datasets/{from_id}/diff/{to_id}": {
         parameters: {
             query?: never;
@@ -261,6 +282,26 @@ export interface paths {
          * @description Rows in file order, normalised (prompt as chat messages).
          */
         get: operations["datasets-examples"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{version_id}/export.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a version's rows as CSV
+         * @description The rows in file order; cells a spreadsheet would run as a formula are prefixed with `'`.
+         */
+        get: operations["datasets-export_csv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -750,6 +791,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tracks/{track_id}/retention-budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Budget
+         * @description The track's retention budget (None: every successful job's checkpoint becomes head).
+         */
+        get: operations["retention-get_budget"];
+        /**
+         * Set Budget
+         * @description Set the budget (both bounds null removes it). With one, a new checkpoint becomes head only after its
+         *     evaluation shows no earlier skill dropped more than max_skill_drop since it was learned and the
+         *     general probe no more than max_general_drop below the base model; otherwise it is kept but held.
+         */
+        put: operations["retention-set_budget"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tracks/{track_id}/rollback": {
         parameters: {
             query?: never;
@@ -831,6 +898,11 @@ export interface components {
             };
             /** Parent Id */
             parent_id: number | null;
+            /**
+             * Promotion
+             * @description retention gate: pending, promoted, held or forced (None: no budget)
+             */
+            promotion?: string | null;
             /** Skill Id */
             skill_id: number | null;
         };
@@ -867,6 +939,12 @@ export interface components {
             };
             /** Parent Id */
             parent_id: number | null;
+            /** Promotion */
+            promotion?: string | null;
+            /** Promotion Report */
+            promotion_report?: {
+                [key: string]: unknown;
+            } | null;
             /** Skill Id */
             skill_id: number | null;
             /** Track Id */
@@ -900,6 +978,18 @@ export interface components {
             method: string | null;
             /** Parent Id */
             parent_id: number | null;
+            /**
+             * Promotion
+             * @description retention gate: pending, promoted, held or forced (None: no budget)
+             */
+            promotion?: string | null;
+            /**
+             * Promotion Report
+             * @description the gate's decision: the budget, each violation with its drop, who forced it
+             */
+            promotion_report?: {
+                [key: string]: unknown;
+            } | null;
             /** Retention Violations */
             retention_violations?: {
                 [key: string]: unknown;
@@ -1286,6 +1376,36 @@ export interface components {
             max_new_tokens?: number | null;
             /** Max Prompt Tokens */
             max_prompt_tokens?: number | null;
+            /**
+             * Monitor Entropy Ratio
+             * @description warn below this fraction of the starting entropy (0 = off)
+             */
+            monitor_entropy_ratio?: number | null;
+            /**
+             * Monitor Kl Max
+             * @description nats/token from the start on general prompts (needs general_mix)
+             */
+            monitor_kl_max?: number | null;
+            /**
+             * Monitor Leakage
+             * @description allowed rise of rollouts with teacher-template phrases (1 = off)
+             */
+            monitor_leakage?: number | null;
+            /**
+             * Monitor Length Ratio
+             * @description warn when mean rollout length leaves [start / r, start * r]
+             */
+            monitor_length_ratio?: number | null;
+            /**
+             * Monitor Stop
+             * @description stop at the first warning; the job fails with the monitor's reason
+             */
+            monitor_stop?: boolean | null;
+            /**
+             * Monitor Teacher Drift
+             * @description relative distance of the teacher's weights from the start
+             */
+            monitor_teacher_drift?: number | null;
             /** N Rollouts */
             n_rollouts?: number | null;
             /** Seed */
@@ -1673,6 +1793,30 @@ export interface components {
              */
             role: "viewer" | "editor" | "admin";
         };
+        /** PromoteRequest */
+        PromoteRequest: {
+            /**
+             * Force
+             * @description promote a checkpoint the retention budget held (or that awaits evaluation)
+             * @default false
+             */
+            force?: boolean;
+        };
+        /** PromotionRead */
+        PromotionRead: {
+            /** Checkpoint Id */
+            checkpoint_id: number;
+            /** Head Checkpoint Id */
+            head_checkpoint_id: number | null;
+            /** Promotion */
+            promotion: string | null;
+            /** Promotion Report */
+            promotion_report: {
+                [key: string]: unknown;
+            } | null;
+            /** Track Id */
+            track_id: number;
+        };
         /** RegressionMatrix */
         RegressionMatrix: {
             /** Cells */
@@ -1713,6 +1857,29 @@ export interface components {
              * @description the flagged passage (at most 80 characters)
              */
             match: string;
+        };
+        /**
+         * RetentionBudget
+         * @description What a new skill may cost earlier ones before its checkpoint is held back (fractions: 0.03 = 3 points).
+         */
+        RetentionBudget: {
+            /**
+             * Max General Drop
+             * @description largest drop of the general probe below the base model
+             */
+            max_general_drop?: number | null;
+            /**
+             * Max Skill Drop
+             * @description largest drop of any earlier skill below its accuracy just after it was learned
+             */
+            max_skill_drop?: number | null;
+        };
+        /** RetentionBudgetRead */
+        RetentionBudgetRead: {
+            /** @description None: checkpoints become head without a gate */
+            budget: components["schemas"]["RetentionBudget"] | null;
+            /** Track Id */
+            track_id: number;
         };
         /** RollbackRequest */
         RollbackRequest: {
@@ -1944,6 +2111,13 @@ export interface components {
             project_id: number;
             /** Queued Job Ids */
             queued_job_ids: number[];
+            /**
+             * Retention Budget
+             * @description max_skill_drop / max_general_drop gating promotion to head
+             */
+            retention_budget?: {
+                [key: string]: unknown;
+            } | null;
             /** Running Job Id */
             running_job_id: number | null;
             /** Trust Remote Code */
@@ -1966,6 +2140,13 @@ export interface components {
             name: string;
             /** Project Id */
             project_id: number;
+            /**
+             * Retention Budget
+             * @description max_skill_drop / max_general_drop gating promotion to head
+             */
+            retention_budget?: {
+                [key: string]: unknown;
+            } | null;
             /** Trust Remote Code */
             trust_remote_code: boolean;
         };
@@ -2342,6 +2523,41 @@ export interface operations {
             };
         };
     };
+    "retention-promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                checkpoint_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromoteRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromotionRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "datasets-diff": {
         parameters: {
             query?: {
@@ -2429,6 +2645,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExamplePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "datasets-export_csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description prompt, response, context, reference, split */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
                 };
             };
             /** @description Validation Error */
@@ -3379,6 +3626,72 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RegressionMatrix"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "retention-get_budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                track_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionBudgetRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "retention-set_budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                track_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionBudget"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionBudgetRead"];
                 };
             };
             /** @description Validation Error */

@@ -1,8 +1,10 @@
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
-import { NavLink, Outlet, useLocation } from "react-router";
-import { api, unwrap } from "../client/api";
+import { Navigate, NavLink, Outlet, useLocation, useNavigate } from "react-router";
+import { ApiError, api, onUnauthorized, unwrap } from "../client/api";
+import { meKey, useLogout, useMe, useProjectFilter, type Me } from "../queries/auth";
 import { CompareIcon, MenuIcon, PlaygroundIcon, SkillsIcon, TracksIcon } from "./icons";
+import { ErrorState, Loading } from "./states";
 
 const NAV = [
   { to: "/skills", label: "Skills", icon: SkillsIcon },
@@ -11,8 +13,33 @@ const NAV = [
   { to: "/playground", label: "Playground", icon: PlaygroundIcon },
 ];
 
-/** Sidebar navigation on wide screens, a top bar with a toggle on narrow ones. */
+/**
+ * Sidebar navigation on wide screens, a top bar with a toggle on narrow ones. Every page inside
+ * needs a signed-in user (or a server run with AUTH_DISABLED); without one it goes to /login.
+ */
 export function Layout() {
+  const me = useMe();
+  const location = useLocation();
+  const queryClient = useQueryClient();
+  // Any 401 (an ended session) re-checks who we are, which sends the user to the login page.
+  useEffect(() => onUnauthorized(() => void queryClient.invalidateQueries({ queryKey: meKey })), [queryClient]);
+
+  if (me.isPending) return <Loading label="Loading Apprentice…" />;
+  if (me.isError) {
+    if (me.error instanceof ApiError && me.error.status === 401) {
+      const next = location.pathname + location.search;
+      return <Navigate to={`/login?next=${encodeURIComponent(next)}`} replace />;
+    }
+    return (
+      <main className="content" id="main">
+        <ErrorState error={me.error} onRetry={() => void me.refetch()} />
+      </main>
+    );
+  }
+  return <Shell me={me.data} />;
+}
+
+function Shell({ me }: { me: Me }) {
   const [menuOpen, setMenuOpen] = useState(false);
   const location = useLocation();
   useEffect(() => setMenuOpen(false), [location.pathname]);
@@ -53,6 +80,7 @@ export function Layout() {
             </NavLink>
           ))}
         </nav>
+        <UserBlock me={me} />
         <HealthBadge />
       </aside>
       <main id="main" className="content" tabIndex={-1}>
@@ -80,6 +108,45 @@ function HealthBadge() {
           {health.data.database} · {health.data.broker}
         </span>
       )}
+    </div>
+  );
+}
+
+function UserBlock({ me }: { me: Me }) {
+  const [projectId, setProject] = useProjectFilter();
+  const logout = useLogout();
+  const navigate = useNavigate();
+  const known = me.projects.some((project) => project.id === projectId);
+  useEffect(() => {
+    // A remembered project this user cannot see (another account, or removed) is forgotten.
+    if (projectId !== null && !known) setProject(null);
+  }, [projectId, known, setProject]);
+  return (
+    <div className="user-block">
+      <div className="who">
+        <span aria-hidden="true">●</span>
+        <span data-testid="username">{me.user.username}</span>
+        {me.user.is_superuser && <span className="muted">server admin</span>}
+      </div>
+      {me.projects.length > 1 && (
+        <label className="stack" style={{ gap: 2 }}>
+          Project
+          <select value={known ? String(projectId) : ""} onChange={(event) => setProject(Number(event.target.value) || null)}>
+            <option value="">All projects</option>
+            {me.projects.map((project) => (
+              <option key={project.id} value={project.id}>
+                {project.name} ({project.role})
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      {me.auth === "session" && (
+        <button type="button" className="btn small" disabled={logout.isPending} onClick={() => logout.mutate(undefined, { onSettled: () => void navigate("/login") })}>
+          Log out
+        </button>
+      )}
+      {me.auth === "disabled" && <span className="muted">single-user mode (AUTH_DISABLED)</span>}
     </div>
   );
 }

@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../client/api";
+import { useProjectFilter } from "./auth";
 
 export type Track = Schemas["TrackRead"];
 export type TrackDetail = Schemas["TrackDetail"];
@@ -19,8 +20,13 @@ export const trackKeys = {
 /** While something is queued or running, poll: the page reflects the worker without a reload. */
 const ACTIVE_POLL_MS = 2_000;
 
+/** Tracks of the project chosen in the sidebar (all visible ones when none is chosen). */
 export function useTracks() {
-  return useQuery({ queryKey: trackKeys.all, queryFn: () => unwrap(api.GET("/api/tracks")) });
+  const [projectId] = useProjectFilter();
+  return useQuery({
+    queryKey: [...trackKeys.all, { projectId }],
+    queryFn: () => unwrap(api.GET("/api/tracks", { params: { query: projectId ? { project_id: projectId } : {} } })),
+  });
 }
 
 export function useTrack(trackId: number) {
@@ -55,11 +61,13 @@ export function useCheckpoint(checkpointId: number | null) {
 
 export function useCreateTrack() {
   const queryClient = useQueryClient();
+  const [projectId] = useProjectFilter();
   return useMutation({
-    mutationFn: (body: TrackCreate) => unwrap(api.POST("/api/tracks", { body })),
+    mutationFn: (body: TrackCreate) =>
+      unwrap(api.POST("/api/tracks", { body: projectId ? { ...body, project_id: projectId } : body })),
     onSuccess: (track) => {
       queryClient.setQueryData(trackKeys.one(track.id), track);
-      void queryClient.invalidateQueries({ queryKey: trackKeys.all, exact: true });
+      void queryClient.invalidateQueries({ queryKey: trackKeys.all });
     },
   });
 }
@@ -146,3 +154,29 @@ export const BASE_MODELS = [
   { value: "smollm2-135m", hint: "SmolLM2-135M-Instruct, ships with Apprentice" },
   { value: "qwen2.5-0.5b", hint: "Qwen2.5-Coder-0.5B-Instruct (make models-qwen)" },
 ];
+
+export type RetentionBudget = Schemas["RetentionBudget"];
+
+export function useSetRetentionBudget(trackId: number) {
+  const invalidate = useInvalidateTrack(trackId);
+  return useMutation({
+    mutationFn: (budget: RetentionBudget) =>
+      unwrap(api.PUT("/api/tracks/{track_id}/retention-budget", { params: { path: { track_id: trackId } }, body: budget })),
+    onSuccess: () => invalidate(),
+  });
+}
+
+export function usePromote(trackId: number) {
+  const invalidate = useInvalidateTrack(trackId);
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ checkpointId, force }: { checkpointId: number; force: boolean }) =>
+      unwrap(
+        api.POST("/api/checkpoints/{checkpoint_id}/promote", { params: { path: { checkpoint_id: checkpointId } }, body: { force } }),
+      ),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: ["checkpoints"] });
+      return invalidate();
+    },
+  });
+}

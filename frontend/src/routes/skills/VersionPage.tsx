@@ -7,6 +7,7 @@ import { useNumericParam } from "../../lib/params";
 import { useDatasetVersion, useExamples, type DatasetReport } from "../../queries/datasets";
 import { useSkill } from "../../queries/skills";
 import { formatLabel } from "./datasets/PreviewSummary";
+import { PreflightPanel } from "./PreflightPanel";
 import { ErrorTable, ExamplesTable, FlagTable } from "./datasets/RowTables";
 
 const PAGE_SIZE = 25;
@@ -21,7 +22,7 @@ export function VersionPage() {
 function Version({ skillId, versionId }: { skillId: number; versionId: number }) {
   const skill = useSkill(skillId);
   const version = useDatasetVersion(versionId);
-  const [tab, setTab] = useState<"rows" | "report">("rows");
+  const [tab, setTab] = useState<"rows" | "report" | "preflight">("rows");
   const crumbs = [{ label: "Skills", to: "/skills" }, { label: skill.data?.name ?? `Skill ${skillId}`, to: `/skills/${skillId}` }];
 
   if (version.isPending) return <Loading label="Loading version…" />;
@@ -38,7 +39,15 @@ function Version({ skillId, versionId }: { skillId: number; versionId: number })
 
   return (
     <div className="page">
-      <PageHeader title={`Version ${data.version}`} crumbs={crumbs}>
+      <PageHeader
+        title={`Version ${data.version}`}
+        crumbs={crumbs}
+        actions={
+          <a className="btn" href={`/api/datasets/${data.id}/export.csv`} download>
+            Export CSV
+          </a>
+        }
+      >
         <span className="mono">{data.filename || "unnamed upload"}</span> · uploaded {formatDate(data.created_at)} ·{" "}
         <span className="hash" title="sha256 of the normalised rows">
           sha256 {data.sha256}
@@ -61,9 +70,20 @@ function Version({ skillId, versionId }: { skillId: number; versionId: number })
             Upload report{" "}
             {problems > 0 && <span className="badge warn">{problems}</span>}
           </button>
+          <button type="button" role="tab" className="tab" aria-selected={tab === "preflight"} onClick={() => setTab("preflight")}>
+            Pre-flight check
+          </button>
         </div>
         <div role="tabpanel">
-          {tab === "rows" ? <RowsPager versionId={versionId} total={data.n_examples} /> : <Report report={report} />}
+          {tab === "rows" ? (
+            <RowsPager versionId={versionId} total={data.n_examples} />
+          ) : tab === "report" ? (
+            <Report report={report} />
+          ) : (
+            <div className="card-body">
+              <PreflightPanel versionId={versionId} />
+            </div>
+          )}
         </div>
       </div>
     </div>

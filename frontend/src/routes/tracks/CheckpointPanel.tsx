@@ -4,7 +4,8 @@ import { Modal } from "../../components/Modal";
 import { ErrorState, Loading } from "../../components/states";
 import { formatBytes, formatDate, formatMetric } from "../../lib/format";
 import { useCheckpointEvaluations, useQueueEvaluation } from "../../queries/evaluations";
-import { useCheckpoint, useRollback, type TrackDetail } from "../../queries/tracks";
+import { useCheckpoint, usePromote, useRollback, type TrackDetail } from "../../queries/tracks";
+import { PromotionBadge } from "./CheckpointTree";
 import { describeRollback } from "./rollback";
 
 const KEY_METRICS = ["loss", "divergence", "nll", "student_logprob", "teacher_logprob", "entropy", "grad_norm"];
@@ -23,6 +24,8 @@ export function CheckpointPanel({
   const evaluate = useQueueEvaluation(track.id);
   const evaluations = useCheckpointEvaluations(checkpointId);
   const [confirming, setConfirming] = useState(false);
+  const [forcing, setForcing] = useState(false);
+  const promote = usePromote(track.id);
   const node = track.checkpoints.find((c) => c.id === checkpointId);
   if (checkpoint.isPending) return <Loading label="Loading checkpoint…" />;
   if (checkpoint.isError) return <ErrorState error={checkpoint.error} onRetry={() => void checkpoint.refetch()} />;
@@ -49,7 +52,11 @@ export function CheckpointPanel({
         <strong>{label}</strong>
         {data.method && <span className={`badge method-${data.method}`}>{data.method}</span>}
         {isHead && <span className="badge head">HEAD</span>}
+        {data.promotion && data.promotion !== "promoted" && <PromotionBadge state={data.promotion} />}
       </div>
+      {(data.promotion === "held" || data.promotion === "pending" || data.promotion === "forced") && (
+        <PromotionNotice state={data.promotion} report={data.promotion_report ?? {}} skillName={skillName} />
+      )}
       <dl className="kv small">
         <dt>Created</dt>
         <dd>{formatDate(data.created_at)}</dd>
@@ -84,7 +91,12 @@ export function CheckpointPanel({
         ))}
       </dl>
       <div className="row">
-        {!isHead && (
+        {!isHead && (data.promotion === "held" || data.promotion === "pending") && (
+          <button type="button" className="btn small danger" disabled={running} onClick={() => setForcing(true)}>
+            Promote anyway
+          </button>
+        )}
+        {!isHead && data.promotion !== "held" && data.promotion !== "pending" && (
           <button
             type="button"
             className="btn primary small"
@@ -135,6 +147,40 @@ export function CheckpointPanel({
           <pre className="block">{JSON.stringify(data.config, null, 2)}</pre>
         </details>
       )}
+      {forcing && (
+        <Modal
+          title={`Promote #${data.id} past the retention budget?`}
+          onClose={() => (setForcing(false), promote.reset())}
+          footer={
+            <>
+              <button type="button" className="btn" onClick={() => setForcing(false)}>
+                Keep it held
+              </button>
+              <button
+                type="button"
+                className="btn danger solid"
+                disabled={promote.isPending}
+                onClick={() => promote.mutate({ checkpointId: data.id, force: true }, { onSuccess: () => setForcing(false) })}
+              >
+                {promote.isPending ? "Promoting…" : `Make #${data.id} the head`}
+              </button>
+            </>
+          }
+        >
+          <ul className="change-list">
+            {lines.slice(0, 1).map((line) => (
+              <li key={line}>{line}</li>
+            ))}
+            <li>
+              {data.promotion === "pending"
+                ? "Its evaluation has not finished: nobody knows yet what it cost the earlier skills."
+                : "Its evaluation broke the track's retention budget (above)."}
+            </li>
+            <li>Your name and the time are recorded on the checkpoint and its training job.</li>
+          </ul>
+          {promote.isError && <ErrorState error={promote.error} title="Promotion refused" />}
+        </Modal>
+      )}
       {confirming && (
         <Modal
           title={`Roll back to #${data.id}?`}
@@ -178,5 +224,49 @@ function MetricRow({ name, value }: { name: string; value: number }) {
       <dt>{name} (last step)</dt>
       <dd className="mono">{formatMetric(value)}</dd>
     </>
+  );
+}
+
+interface Violation {
+  kind?: string;
+  skill_id?: number | null;
+  before?: number;
+  after?: number;
+  change?: number;
+  allowed?: number;
+}
+
+function PromotionNotice({
+  state,
+  report,
+  skillName,
+}: {
+  state: string;
+  report: Record<string, unknown>;
+  skillName: (skillId: number | null) => string;
+}) {
+  const violations = Array.isArray(report.violations) ? (report.violations as Violation[]) : [];
+  const tone = state === "held" ? "bad" : state === "forced" ? "warn" : "";
+  const pct = (value: number | undefined) => (typeof value === "number" ? `${Math.round(value * 100)}%` : "—");
+  return (
+    <div className={`notice ${tone} stack`} style={{ gap: 4 }} role="status">
+      <span>
+        {typeof report.message === "string"
+          ? report.message
+          : state === "pending"
+            ? "Waiting for its evaluation: it becomes the head if the retention budget holds."
+            : state}
+      </span>
+      {violations.length > 0 && (
+        <ul className="change-list small">
+          {violations.map((violation, index) => (
+            <li key={index}>
+              {violation.kind === "general" ? "general probe" : skillName(violation.skill_id ?? null)}: {pct(violation.before)} → {pct(violation.after)}{" "}
+              (allowed drop {pct(violation.allowed)})
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
   );
 }

@@ -92,6 +92,7 @@ export function CheckpointTree({
                 <span className={onHeadPath.has(checkpoint.id) ? "tree-label" : "tree-label dim"}>{label}</span>
                 {checkpoint.method && <span className={`badge method-${checkpoint.method}`}>{checkpoint.method}</span>}
                 {isHead && <span className="badge head">HEAD</span>}
+                {checkpoint.promotion && checkpoint.promotion !== "promoted" && <PromotionBadge state={checkpoint.promotion} />}
                 <span className="spacer" />
                 {loss !== null && <span className="small muted num">loss {formatMetric(loss, 3)}</span>}
                 <span className="small faint nowrap">{timeAgo(checkpoint.created_at)}</span>
@@ -101,5 +102,20 @@ export function CheckpointTree({
         })}
       </ol>
     </div>
+  );
+}
+
+const PROMOTION: Record<string, { tone: string; label: string; title: string }> = {
+  pending: { tone: "badge info", label: "awaiting evaluation", title: "becomes head once its evaluation is within the retention budget" },
+  held: { tone: "badge bad", label: "held", title: "its evaluation broke the retention budget: kept, not made head" },
+  forced: { tone: "badge warn", label: "forced", title: "promoted past the retention budget by a person" },
+};
+
+export function PromotionBadge({ state }: { state: string }) {
+  const known = PROMOTION[state];
+  return (
+    <span className={known?.tone ?? "badge"} title={known?.title}>
+      {known?.label ?? state}
+    </span>
   );
 }

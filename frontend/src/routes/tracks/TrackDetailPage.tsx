@@ -11,6 +11,7 @@ import { CheckpointPanel } from "./CheckpointPanel";
 import { CheckpointTree } from "./CheckpointTree";
 import { JobQueue } from "./JobQueue";
 import { QueueJobForm } from "./QueueJobForm";
+import { describeBudget, RetentionDialog } from "./RetentionDialog";
 
 export function TrackDetailPage() {
   const trackId = useNumericParam("trackId");
@@ -34,6 +35,7 @@ function TrackDetail({ trackId }: { trackId: number }) {
   const reorder = useReorderQueue(trackId);
   const cancel = useCancelJob(trackId);
   const [queueing, setQueueing] = useState(false);
+  const [budgeting, setBudgeting] = useState(false);
   const [search, setSearch] = useSearchParams();
   const crumbs = [{ label: "Tracks", to: "/tracks" }];
 
@@ -55,6 +57,9 @@ function TrackDetail({ trackId }: { trackId: number }) {
         crumbs={crumbs}
         actions={
           <>
+            <button type="button" className="btn" onClick={() => setBudgeting(true)}>
+              Retention budget
+            </button>
             <Link className="btn" to={`/tracks/${trackId}/regression`}>
               Regression matrix
             </Link>
@@ -65,7 +70,8 @@ function TrackDetail({ trackId }: { trackId: number }) {
         }
       >
         Base model <code>{data.base_model}</code> · head <code>#{data.head_checkpoint_id ?? "—"}</code> · {data.checkpoints.length}{" "}
-        {data.checkpoints.length === 1 ? "checkpoint" : "checkpoints"}
+        {data.checkpoints.length === 1 ? "checkpoint" : "checkpoints"} ·{" "}
+        {describeBudget(data.retention_budget) ? <>retention gate: {describeBudget(data.retention_budget)}</> : "no retention gate"}
       </PageHeader>
       <div className="track-grid">
         <section className="card" aria-labelledby="tree-heading">
@@ -116,6 +122,7 @@ function TrackDetail({ trackId }: { trackId: number }) {
           )}
         </QueryView>
       </section>
+      {budgeting && <RetentionDialog trackId={trackId} budget={data.retention_budget} onClose={() => setBudgeting(false)} />}
       {queueing && (
         <Modal wide title="Queue a skill" onClose={() => (setQueueing(false), submit.reset())}>
           <QueueJobForm
