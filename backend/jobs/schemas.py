@@ -43,6 +43,12 @@ class JobConfig(BaseModel):
     max_new_tokens: int | None = Field(default=None, ge=1, le=16_384)
     max_prompt_tokens: int | None = Field(default=None, ge=16, le=131_072)
     general_mix: float | None = Field(default=None, ge=0, lt=1)
+    replay_fraction: float | None = Field(
+        default=None,
+        ge=0,
+        lt=1,
+        description="fraction of each batch replayed from the track's earlier skills (teacher sees their demonstrations)",
+    )
     lora_rank: int | None = Field(default=None, ge=1, le=1024)
     lora_alpha: float | None = Field(default=None, gt=0)
     loss_chunk_size: int | None = Field(default=None, ge=1, le=65_536)

@@ -81,6 +81,9 @@ class TrainConfig:
     general_mix: float = (
         0.0  # fraction of each batch's prompts drawn from general prompts (teacher = start model)
     )
+    # fraction of each batch's prompts replayed from the track's earlier skills (replay.py), each with
+    # its own demonstration and template in the teacher's context
+    replay_fraction: float = 0.0
 
     # --- rollouts (SDFT)
     n_rollouts: int = 1
@@ -226,7 +229,7 @@ def _validate(config: TrainConfig) -> None:
             raise ConfigError(name, f"must be an integer, got {value!r}")
     if config.batch_size % config.grad_accum:
         raise ConfigError("grad_accum", f"must divide batch_size ({config.batch_size}) evenly")
-    for name in ("warmup_ratio", "general_mix", "lora_dropout"):
+    for name in ("warmup_ratio", "general_mix", "replay_fraction", "lora_dropout"):
         value = getattr(config, name)
         if not isinstance(value, int | float) or not 0.0 <= value < 1.0:
             raise ConfigError(name, f"must be in [0, 1), got {value!r}")
@@ -243,6 +246,16 @@ def _validate(config: TrainConfig) -> None:
     if config.general_mix > 0 and config.method != "sdft":
         raise ConfigError(
             "general_mix", "general prompts are mixed in by SDFT only (SFT has no target for them)"
+        )
+    if config.replay_fraction > 0 and config.method != "sdft":
+        raise ConfigError("replay_fraction", "earlier skills are replayed by SDFT only")
+    mixed_in = round(config.batch_size * config.general_mix) + round(
+        config.batch_size * config.replay_fraction
+    )
+    if config.replay_fraction > 0 and mixed_in >= config.batch_size:
+        raise ConfigError(
+            "replay_fraction",
+            "with general_mix leaves no new demonstration in a batch; lower it or raise batch_size",
         )
     if config.general_mix > 0 and round(config.batch_size * config.general_mix) >= config.batch_size:
         raise ConfigError(

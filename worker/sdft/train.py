@@ -29,6 +29,7 @@ from worker.sdft.data import DataError, Example, examples_hash
 from worker.sdft.models import LoadedModel
 from worker.sdft.monitors import Monitors, MonitorStop, report_warnings
 from worker.sdft.prompts import PromptPair, build_general_pair, build_prompt_pair, demonstration_ids
+from worker.sdft.replay import ReplaySet, build_replay_pairs, pick_replay, replay_examples, replay_per_step
 from worker.sdft.rollout import RolloutEngine, TransformersRolloutEngine
 from worker.sdft.sink import Sink
 from worker.sdft.step_state import load_latest_step_state, save_step_state
@@ -53,7 +54,7 @@ def total_steps(config: TrainConfig, num_examples: int) -> int:
 
 
 def demonstrations_per_step(config: TrainConfig) -> int:
-    return config.batch_size - general_per_step(config)
+    return config.batch_size - general_per_step(config) - replay_per_step(config)
 
 
 def general_per_step(config: TrainConfig) -> int:
@@ -185,6 +186,7 @@ def train(
     resume: bool = True,
     general_prompts: list[list[dict[str, str]]] | None = None,
     rollout_engine: RolloutEngine | None = None,
+    replay: list[ReplaySet] | None = None,
 ) -> TrainResult:
     """Train `loaded.model` in place; see the module docstring for the order of things."""
     if not examples:
@@ -202,7 +204,10 @@ def train(
             raise DataError(
                 index + 1, "general_prompts", "does not fit the model's context with max_new_tokens"
             )
-    data_hash = examples_hash(examples)
+    replay_pairs = build_replay_pairs(loaded, replay or [], config)
+    if replay_per_step(config) and not replay_pairs:
+        raise ConfigError("replay_fraction", "is set but no earlier skill's demonstrations were given")
+    data_hash = examples_hash(examples + replay_examples(replay or []) if replay_pairs else examples)
     total = total_steps(config, len(examples))
     engine = rollout_engine or TransformersRolloutEngine()
     use_bf16 = config.dtype == "bfloat16"
@@ -230,6 +235,7 @@ def train(
         tokenizer=loaded.tokenizer,
         teacher=teachers.teacher if teachers is not None and config.teacher != "frozen" else None,
         teacher_parameter_names=names,
+        templates=[replay_set.template for replay_set in replay or []],
     )
     engine = monitors.watch(engine)
     optimizer = torch.optim.AdamW(
@@ -267,6 +273,7 @@ def train(
             if general_pairs:
                 picks = torch.randint(len(general_pairs), (general_per_step(config),)).tolist()
                 step_pairs += [general_pairs[i] for i in picks]
+            step_pairs += pick_replay(replay_pairs, replay_per_step(config))
 
             optimizer.zero_grad(set_to_none=True)
             traces: list[dict[str, Any]] = []

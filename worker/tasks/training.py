@@ -28,6 +28,7 @@ from worker.sdft.config import TrainConfig
 from worker.sdft.data import Example
 from worker.sdft.models import LoadedModel, load_model
 from worker.sdft.train import total_steps, train
+from worker.tasks.replay import replay_sets
 from worker.tasks.sink import DatabaseSink
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,13 @@ def run_training_job(job_id: int) -> None:
                 overrides["teacher_template"] = skill.teacher_template
             config = TrainConfig.from_dict(overrides)
             examples = _examples(session, version.id, "train")
+            replay = (
+                replay_sets(session, claim.start_checkpoint_id, exclude_skill_id=skill.id)
+                if config.replay_fraction
+                else []
+            )
+            if not replay:  # the track's first skill has nothing to replay yet
+                config = config.replace(replay_fraction=0.0)
             checkpoint_dest = (
                 settings.artifacts_dir
                 / "checkpoints"
@@ -126,6 +134,7 @@ def run_training_job(job_id: int) -> None:
                 "skill": {"id": skill.id, "name": skill.name},
                 "dataset_version": {"id": version.id, "version": version.version, "sha256": version.sha256},
                 "method": job.method,
+                "replay": [{"skill": r.name, "examples": len(r.examples)} for r in replay],
             }
 
         work_dir = job_work_dir(job)
@@ -137,7 +146,13 @@ def run_training_job(job_id: int) -> None:
         with sink:  # renews the lease from a thread while the model loads, trains and is saved
             loaded = load_start_model(track, start)
             result = train(
-                loaded=loaded, examples=examples, config=config, sink=sink, work_dir=work_dir, resume=True
+                loaded=loaded,
+                examples=examples,
+                config=config,
+                sink=sink,
+                work_dir=work_dir,
+                resume=True,
+                replay=replay,
             )
             if sink.lost:
                 return
