@@ -5,7 +5,7 @@ import { Loading } from "./components/states";
 import { LoginPage } from "./routes/auth/LoginPage";
 import { NotFoundPage } from "./routes/NotFoundPage";
 import { RegressionPage } from "./routes/regression/RegressionPage";
-import { PlaceholderPage } from "./routes/PlaceholderPage";
+import { PlaygroundPage } from "./routes/PlaygroundPage";
 import { DiffPage } from "./routes/skills/DiffPage";
 import { SkillDetailPage } from "./routes/skills/SkillDetailPage";
 import { SkillsPage } from "./routes/skills/SkillsPage";
@@ -33,7 +33,7 @@ export function AppRoutes() {
         <Route path="tracks/:trackId/regression" element={<RegressionPage />} />
         <Route path="jobs/:jobId" element={<Lazy page={<JobPage />} />} />
         <Route path="compare" element={<Lazy page={<ComparePage />} />} />
-        <Route path="playground" element={<PlaceholderPage title="Playground" />} />
+        <Route path="playground" element={<PlaygroundPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

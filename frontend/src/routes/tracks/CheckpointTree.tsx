@@ -94,7 +94,7 @@ export function CheckpointTree({
                 {isHead && <span className="badge head">HEAD</span>}
                 {checkpoint.promotion && checkpoint.promotion !== "promoted" && <PromotionBadge state={checkpoint.promotion} />}
                 <span className="spacer" />
-                {loss !== null && <span className="small muted num">loss {formatMetric(loss, 3)}</span>}
+                {loss !== null && <span className="small muted num nowrap">loss {formatMetric(loss, 3)}</span>}
                 <span className="small faint nowrap">{timeAgo(checkpoint.created_at)}</span>
               </button>
             </li>
