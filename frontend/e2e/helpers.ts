@@ -4,7 +4,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** tests/e2e/screenshots/ at the repository root (git-ignored): look at them after a run. */
-export const SCREENSHOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../tests/e2e/screenshots");
+export const SCREENSHOT_DIR =
+  process.env.SCREENSHOT_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../tests/e2e/screenshots");
 mkdirSync(SCREENSHOT_DIR, { recursive: true });
 
 /** A full-page screenshot; a dialog is shot at viewport size, where its fixed backdrop belongs. */
