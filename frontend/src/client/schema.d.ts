@@ -1408,6 +1408,11 @@ export interface components {
             monitor_teacher_drift?: number | null;
             /** N Rollouts */
             n_rollouts?: number | null;
+            /**
+             * Replay Fraction
+             * @description fraction of each batch replayed from the track's earlier skills (teacher sees their demonstrations)
+             */
+            replay_fraction?: number | null;
             /** Seed */
             seed?: number | null;
             /** Skip First Tokens */

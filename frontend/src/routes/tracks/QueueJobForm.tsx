@@ -17,6 +17,9 @@ const NUMBER_FIELDS: { key: keyof Config; label: string; placeholder: string; st
   { key: "skip_first_tokens", label: "Skipped tokens", placeholder: "3", hint: "first completion tokens left out of the loss" },
   { key: "max_new_tokens", label: "Max new tokens", placeholder: "256" },
   { key: "trace_every", label: "Trace every", placeholder: "0 = never", hint: "steps between per-token traces (token inspector)" },
+  { key: "replay_fraction", label: "Replay fraction", placeholder: "0", step: "any", hint: "share of each batch replayed from the track's earlier skills" },
+  { key: "general_mix", label: "General mix", placeholder: "0", step: "any", hint: "share of general prompts kept close to the start (SDFT)" },
+  { key: "lora_rank", label: "LoRA rank", placeholder: "full fine-tuning" },
 ];
 
 export function QueueJobForm({
@@ -42,6 +45,7 @@ export function QueueJobForm({
   const [numbers, setNumbers] = useState<Record<string, string>>({ trace_every: "5" });
   const [extra, setExtra] = useState("");
   const [evaluate, setEvaluate] = useState(true);
+  const [monitorStop, setMonitorStop] = useState(false);
   const [evalTokens, setEvalTokens] = useState("");
   const [probeItems, setProbeItems] = useState("");
   const [localError, setLocalError] = useState<string | null>(null);
@@ -79,6 +83,7 @@ export function QueueJobForm({
     }
     if (method === "sdft" && teacher) config.teacher = teacher;
     if (method === "sdft" && divergence) config.divergence = divergence;
+    if (method === "sdft" && monitorStop) config.monitor_stop = true;
     setLocalError(null);
     const evaluation: NonNullable<JobCreate["evaluation"]> = {};
     if (evalTokens.trim()) evaluation.max_new_tokens = Number(evalTokens);
@@ -87,7 +92,7 @@ export function QueueJobForm({
   }
 
   const apiError = error instanceof ApiError ? error : null;
-  const sdftOnly = new Set<keyof Config>(["ema_rate", "skip_first_tokens"]);
+  const sdftOnly = new Set<keyof Config>(["ema_rate", "skip_first_tokens", "replay_fraction", "general_mix"]);
 
   return (
     <form className="stack" onSubmit={submit} aria-label="Queue a skill" noValidate>
@@ -156,6 +161,12 @@ export function QueueJobForm({
           </Field>
         ))}
       </div>
+      {method === "sdft" && (
+        <label className="check">
+          <input type="checkbox" checked={monitorStop} onChange={(event) => setMonitorStop(event.target.checked)} /> Stop the run at the
+          first failure-mode warning (teacher-phrase leakage, entropy or length collapse, drift)
+        </label>
+      )}
       <Field label="Other options (JSON)" optional hint="any other training option, e.g. {&quot;warmup_ratio&quot;: 0.05, &quot;lora_rank&quot;: 16}">
         <textarea rows={2} value={extra} onChange={(event) => setExtra(event.target.value)} placeholder="{}" />
       </Field>
