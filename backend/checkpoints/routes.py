@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
 from backend.auth.dependencies import Authorized
 from backend.checkpoints import service
-from backend.checkpoints.schemas import CheckpointRead
+from backend.checkpoints.schemas import CheckpointRead, GenerateRequest
 from backend.db import Id, SessionDep
+from backend.jobs.schemas import JobRead
 from backend.tracks.models import Track
 
 router = APIRouter(prefix="/api", tags=["checkpoints"], dependencies=[Authorized])
@@ -36,3 +37,16 @@ def download_checkpoint(checkpoint_id: Id, session: SessionDep) -> StreamingResp
         media_type="application/x-tar",
         headers={"Content-Disposition": f'attachment; filename="{name}.tar"'},
     )
+
+
+@router.post(
+    "/checkpoints/{checkpoint_id}/generate",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobRead,
+    operation_id="checkpoints-generate",
+)
+def generate(checkpoint_id: Id, body: GenerateRequest, session: SessionDep) -> JobRead:
+    """Answer a chat with this checkpoint (a job on the cpu queue; its `summary.output` holds the answer)."""
+    job = service.queue_generation(session, checkpoint_id, body)
+    session.commit()
+    return JobRead.model_validate(job)

@@ -11,7 +11,11 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from backend.checkpoints.models import Checkpoint
+from backend.checkpoints.schemas import GenerateRequest
+from backend.db import utcnow
 from backend.errors import DomainError, NotFound
+from backend.jobs.models import Job
+from backend.queue import RUN_JOB, enqueue_after_commit
 from backend.settings import get_settings
 
 CHUNK_BYTES = 1 << 20
@@ -59,3 +63,22 @@ def stream_tar(folder: Path, arcname: str) -> Iterator[bytes]:
         while chunk := pipe.read(CHUNK_BYTES):
             yield chunk
     writer.join()
+
+
+def queue_generation(session: Session, checkpoint_id: int, request: GenerateRequest) -> Job:
+    """A light job on the cpu queue: the worker answers with the checkpoint (the playground)."""
+    checkpoint = get_checkpoint(session, checkpoint_id)
+    job = Job(
+        kind="generate",
+        track_id=checkpoint.track_id,
+        checkpoint_id=checkpoint.id,
+        method="generate",
+        config=request.model_dump(),
+        queue="cpu",
+        state="queued",
+        enqueued_at=utcnow(),
+    )
+    session.add(job)
+    session.flush()
+    enqueue_after_commit(session, RUN_JOB, [job.id], queue=job.queue)
+    return job

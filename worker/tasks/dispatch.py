@@ -22,3 +22,7 @@ def run_any_job(job_id: int) -> None:
         from worker.tasks.preflight import run_preflight_job
 
         run_preflight_job(job_id)
+    elif kind == "generate":
+        from worker.tasks.generation import run_generation_job
+
+        run_generation_job(job_id)

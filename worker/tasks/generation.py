@@ -1,0 +1,72 @@
+"""Glue for playground generation jobs: one answer from one checkpoint, the model kept warm between turns."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from backend.checkpoints.models import Checkpoint
+from backend.db import get_sessionmaker
+from backend.jobs import lifecycle
+from backend.jobs.models import Job
+from backend.settings import get_settings
+from backend.tracks.models import Track
+from worker.sdft.evaluate import generate
+from worker.sdft.models import LoadedModel
+from worker.tasks.training import load_start_model, worker_id
+
+log = logging.getLogger(__name__)
+
+# One warm model per worker process: a conversation's next turn skips the load. Training never
+# uses this copy (it loads its own and changes it in place).
+_warm: dict[int, LoadedModel] = {}
+
+
+def _model_for(track: Track, checkpoint: Checkpoint) -> LoadedModel:
+    if checkpoint.id not in _warm:
+        _warm.clear()
+        _warm[checkpoint.id] = load_start_model(track, checkpoint)
+    return _warm[checkpoint.id]
+
+
+def run_generation_job(job_id: int) -> None:
+    settings = get_settings()
+    sessions = get_sessionmaker()
+    with sessions.begin() as session:
+        claim = lifecycle.claim(
+            session, job_id, worker_id=worker_id(), lease_seconds=settings.job_lease_seconds
+        )
+    if claim is None:
+        return
+    try:
+        with sessions() as session:
+            job = session.get(Job, job_id)
+            assert job is not None and job.checkpoint_id is not None
+            checkpoint = session.get(Checkpoint, job.checkpoint_id)
+            assert checkpoint is not None
+            track = session.get(Track, checkpoint.track_id)
+            assert track is not None
+            request = dict(job.config)
+        started = time.perf_counter()
+        loaded = _model_for(track, checkpoint)
+        _, completion_ids, texts = generate(
+            loaded,
+            [request["messages"]],
+            max_new_tokens=int(request["max_new_tokens"]),
+            temperature=float(request["temperature"]),
+        )
+        summary = {
+            "output": texts[0],
+            "completion_tokens": len(completion_ids[0]),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        with sessions.begin() as session:
+            lifecycle.succeed(
+                session, job_id, claim.attempt, checkpoint_path=None, manifest={}, metrics={}, summary=summary
+            )
+    except Exception as exc:  # noqa: BLE001 - recorded on the job with its reason
+        log.exception("generation job %s failed", job_id)
+        with sessions.begin() as session:
+            lifecycle.finish(
+                session, job_id, claim.attempt, state="failed", error=f"{type(exc).__name__}: {exc}"
+            )
