@@ -49,4 +49,6 @@ def _start(**_kwargs: Any) -> None:
 
 @worker_shutting_down.connect
 def _stop_loop(**_kwargs: Any) -> None:
-    _stop.set()
+    # This runs inside a signal handler on the main thread; a second signal arriving while
+    # Event.set() holds its lock would re-enter it and deadlock the shutdown. Set it elsewhere.
+    threading.Thread(target=_stop.set, daemon=True).start()

@@ -57,4 +57,6 @@ def _start_reconciler(**_kwargs: Any) -> None:
 
 @worker_shutting_down.connect
 def _stop(**_kwargs: Any) -> None:
-    _stop_reconciler.set()
+    # Runs inside a signal handler on the main thread: a second Ctrl-C or SIGTERM arriving while
+    # Event.set() holds its lock would re-enter it and hang the shutdown forever. Set it elsewhere.
+    threading.Thread(target=_stop_reconciler.set, daemon=True).start()
