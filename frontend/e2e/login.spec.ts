@@ -30,6 +30,18 @@ test("the login page guards the app, refuses a wrong password and returns to the
   await expect(page).toHaveURL(/\/tracks\?x=1$/);
   await expect(page.getByTestId("username")).toHaveText(username);
 
+  // Account: an API token is shown once, listed by its prefix, and can be revoked.
+  await page.getByTestId("username").click();
+  await page.getByLabel("Name").fill("e2e token");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const secret = (await page.getByTestId("token-secret").textContent()) ?? "";
+  expect(secret.length).toBeGreaterThan(20);
+  const row = page.getByRole("table", { name: "API tokens" }).getByRole("row").filter({ hasText: "e2e token" }).first();
+  await expect(row).toContainText(secret.slice(0, 6));
+  await snap(page, "00-account");
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await expect(row).toContainText("revoked");
+
   await page.getByRole("button", { name: "Log out" }).click();
   await expect(page).toHaveURL(/\/login/);
   await page.goto("/skills");

@@ -2,6 +2,7 @@ import { lazy, Suspense } from "react";
 import { Route, Routes } from "react-router";
 import { Layout } from "./components/Layout";
 import { Loading } from "./components/states";
+import { AccountPage } from "./routes/account/AccountPage";
 import { LoginPage } from "./routes/auth/LoginPage";
 import { NotFoundPage } from "./routes/NotFoundPage";
 import { RegressionPage } from "./routes/regression/RegressionPage";
@@ -34,6 +35,7 @@ export function AppRoutes() {
         <Route path="jobs/:jobId" element={<Lazy page={<JobPage />} />} />
         <Route path="compare" element={<Lazy page={<ComparePage />} />} />
         <Route path="playground" element={<PlaygroundPage />} />
+        <Route path="account" element={<AccountPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

@@ -125,7 +125,9 @@ function UserBlock({ me }: { me: Me }) {
     <div className="user-block">
       <div className="who">
         <span aria-hidden="true">●</span>
-        <span data-testid="username">{me.user.username}</span>
+        <NavLink to="/account" data-testid="username" title="Account: password and API tokens">
+          {me.user.username}
+        </NavLink>
         {me.user.is_superuser && <span className="muted">server admin</span>}
       </div>
       {me.projects.length > 1 && (
