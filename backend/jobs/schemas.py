@@ -54,7 +54,9 @@ class JobConfig(BaseModel):
     loss_chunk_size: int | None = Field(default=None, ge=1, le=65_536)
     dtype: Literal["float32", "bfloat16"] | None = None
     checkpoint_every: int | None = Field(default=None, ge=0)
-    trace_every: int | None = Field(default=None, ge=0)
+    trace_every: int | None = Field(
+        default=None, ge=0, description="steps between stored per-token traces (the product's default: 10)"
+    )
     trace_samples: int | None = Field(default=None, ge=0, le=64)
     # Failure-mode monitors: a warning on the run page when a condition starts to hold.
     monitor_leakage: float | None = Field(

@@ -18,6 +18,7 @@ from backend.tracks.models import Track
 from backend.tracks.service import get_track
 
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
+PRODUCT_TRACE_EVERY = 10
 
 
 def add_event(session: Session, job: Job, kind: str, data: dict, step: int | None = None) -> None:
@@ -40,7 +41,9 @@ def submit_job(session: Session, track_id: int, data: JobCreate) -> Job:
     if version.n_train == 0:
         raise Invalid("the dataset version has no train examples", field="dataset_version_id")
     last_position = session.scalar(select(func.max(Job.position)).where(Job.track_id == track_id))
-    config = data.config.engine_overrides()
+    # The product stores per-token traces by default (the run page's token inspector needs them);
+    # the engine's own default (0 = never) suits the CLI and benchmarks.
+    config = {"trace_every": PRODUCT_TRACE_EVERY, **data.config.engine_overrides()}
     job = Job(
         kind="train",
         track_id=track_id,

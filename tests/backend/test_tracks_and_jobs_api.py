@@ -53,7 +53,7 @@ def test_submit_job_queues_in_order(client: TestClient, db_session: Session) -> 
     assert first.status_code == second.status_code == 202
     assert first.json()["state"] == "queued"
     assert second.json()["position"] > first.json()["position"]
-    assert second.json()["config"] == {"steps": 3}
+    assert second.json()["config"] == {"steps": 3, "trace_every": 10}  # traces on by default in the product
     detail = client.get(f"/api/tracks/{track_id}").json()
     assert detail["queued_job_ids"] == [first.json()["id"], second.json()["id"]]
 

@@ -114,3 +114,10 @@ def test_cli_eval_refuses_a_bad_scorer_config(tmp_path: Path, capsys: pytest.Cap
     ]
     assert main(argv) == 2
     assert "scorer-config" in capsys.readouterr().err
+
+
+def test_a_reference_the_scorer_cannot_read_fails_that_row_only(tiny) -> None:  # noqa: ANN001
+    examples = [Example(prompt=PROMPTS[0], demonstration="d", reference="not a tool call list")]
+    result = evaluate_examples(tiny, examples, scorer=get_scorer("tool_calls"), max_new_tokens=3)
+    assert result.accuracy == 0.0 and result.n == 1
+    assert "reference" in result.samples[0]["reason"]

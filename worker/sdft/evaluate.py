@@ -18,7 +18,7 @@ from worker.sdft.models import LoadedModel
 from worker.sdft.probe import ProbeItem, score_general_probe
 from worker.sdft.prompts import encode, render_prompt
 from worker.sdft.rollout import TransformersRolloutEngine
-from worker.sdft.scoring import Scorer, mean_pass_at_k
+from worker.sdft.scoring import Scorer, Verdict, mean_pass_at_k
 
 MAX_STORED_SAMPLES = 200
 
@@ -62,6 +62,14 @@ def generate(
     return prompt_ids, completion_ids, texts
 
 
+def _judge(scorer: Scorer, output: str, reference: str) -> Verdict:
+    """A reference the scorer cannot read marks that row wrong with the reason, not the whole evaluation."""
+    try:
+        return scorer.judge(output, reference)
+    except ValueError as error:
+        return Verdict(correct=False, reason=f"reference not usable by this scorer: {error}")
+
+
 def evaluate_examples(
     loaded: LoadedModel,
     examples: list[Example],
@@ -83,7 +91,7 @@ def evaluate_examples(
         loaded, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size
     )
     verdicts = [
-        scorer.judge(output, reference) for output, reference in zip(outputs, references, strict=True)
+        _judge(scorer, output, reference) for output, reference in zip(outputs, references, strict=True)
     ]
     correct = sum(verdict.correct for verdict in verdicts)
     pass_at_k: dict[str, float] = {}
@@ -96,7 +104,7 @@ def evaluate_examples(
                 loaded, prompts, max_new_tokens=max_new_tokens, temperature=1.0, batch_size=batch_size
             )
             for index, (output, reference) in enumerate(zip(sampled, references, strict=True)):
-                sampled_correct[index] += scorer.score(output, reference)
+                sampled_correct[index] += _judge(scorer, output, reference).correct
         counts = [(samples, c) for c in sampled_correct]
         pass_at_k = {f"pass@{k}": mean_pass_at_k(counts, k) for k in sorted({1, samples})}
     stored = [
