@@ -44,7 +44,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, str]] = {
     summary="Upload demonstrations as a new dataset version",
     operation_id="datasets-upload",
     openapi_extra=UPLOAD_OPENAPI,
-    responses={200: {"description": "identical content already stored: that version"}, **ERROR_RESPONSES},
+    responses={
+        200: {"description": "identical content already stored: that version", "model": DatasetVersionDetail},
+        **ERROR_RESPONSES,
+    },
 )
 async def upload_dataset(
     skill_id: SkillId,
