@@ -13,6 +13,7 @@ from backend.errors import Conflict, Invalid, NotFound
 from backend.jobs.models import Job, JobEvent, RolloutTrace
 from backend.jobs.schemas import JobCreate
 from backend.queue import RUN_JOB, enqueue_after_commit
+from backend.retention.service import evaluation_ended_without_result
 from backend.skills.models import Skill
 from backend.tracks.models import Track
 from backend.tracks.service import get_track
@@ -105,6 +106,7 @@ def cancel_job(session: Session, job_id: int) -> Job:
     if cancelled.rowcount == 1:  # type: ignore[attr-defined]
         session.refresh(job)
         add_event(session, job, "state", {"state": "cancelled"})
+        evaluation_ended_without_result(session, job.id, "cancelled")  # a gated checkpoint is held
         return job
     session.execute(
         update(Job)

@@ -72,6 +72,14 @@ def request_preflight(session: Session, version_id: int, request: PreflightReque
     return job
 
 
+def project_of_version(session: Session, version_id: int) -> int:
+    """The project a dataset version belongs to (through its skill); 404 for an unknown version."""
+    version = get_version(session, version_id)
+    skill = session.get(Skill, version.skill_id)
+    assert skill is not None
+    return skill.project_id
+
+
 def latest(session: Session, version_id: int) -> tuple[DatasetVersion, Job | None, PreflightReport | None]:
     """The version, its latest pre-flight job and its latest finished report (either may be None)."""
     version = get_version(session, version_id)

@@ -75,3 +75,26 @@ def test_queue_reuse_and_latest_report(client: TestClient, db_session: Session) 
     assert report["job_id"] == job["id"] and report["checkpoint_id"] == track["head_checkpoint_id"]
     assert report["summary"]["mean_gap"] == 0.7
     assert [d["rank"] for d in report["demonstrations"]] == [1, 2]
+
+
+def test_access_follows_the_dataset_versions_project(
+    client: TestClient, other_project_client: TestClient, db_session: Session
+) -> None:
+    from backend.main import create_app
+    from tests.backend.auth_support import default_project_id, make_user_client
+
+    _, version = make_skill_with_version(db_session)
+    db_session.commit()
+    url = f"/api/datasets/{version.id}/preflight"
+    # Another project's member does not see the version at all.
+    assert other_project_client.get(url).status_code == 404
+    assert other_project_client.post(url, json={"model": "tiny"}).status_code == 404
+    # Nor can the version be checked against a track of another project.
+    elsewhere = other_project_client.post("/api/tracks", json={"name": "theirs", "base_model": "tiny"}).json()
+    refused = client.post(url, json={"track_id": elsewhere["id"]})
+    assert refused.status_code == 422 and refused.json()["detail"]["field"] == "track_id"
+    with TestClient(create_app()) as editor:
+        make_user_client(editor, "editor", roles={default_project_id(): "editor"})
+        assert editor.post(url, json={"model": "tiny"}).status_code == 202
+        # A local model folder needs the project's admin, as a track on one does.
+        assert editor.post(url, json={"model": "/models/mine"}).status_code == 403

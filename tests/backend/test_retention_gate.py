@@ -327,3 +327,18 @@ def test_gate_thresholds_on_a_computed_matrix() -> None:
     assert [(b.kind, b.skill_id) for b in found] == [("skill", 10), ("general", None)]
     assert describe(found[0], {10: "tools"}) == "skill 'tools' dropped 3.0 points (budget 1.0)"
     assert breaches(summary, Budget()) == []
+
+
+def test_cancelling_the_queued_evaluation_holds_the_checkpoint(
+    client: TestClient, db_session: Session
+) -> None:
+    world = make_world(client, db_session)
+    first = learn_first_skill(db_session, world)
+    second = finish_training(db_session, queue_training(db_session, world, 1))
+    job = Job(kind="evaluate", track_id=world.track.id, checkpoint_id=second.id, method="eval", queue="cpu")
+    db_session.add(job)
+    db_session.commit()
+    assert client.post(f"/api/jobs/{job.id}/cancel").status_code == 200
+    db_session.refresh(second)
+    assert second.promotion == "held" and head(db_session, world) == first.id
+    assert second.promotion_report is not None and "cancelled" in second.promotion_report["message"]
