@@ -30,7 +30,12 @@ def test_serve_script_answers_health_and_stops_on_interrupt(database_url: str, t
             time.sleep(0.3)
     finally:
         os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=30)
-    assert process.returncode is not None
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # never leave a server behind, even when failing
+            raise
     leftovers = subprocess.run(["pgrep", "-g", str(process.pid)], capture_output=True, text=True, check=False)
-    assert leftovers.stdout.strip() == "", "serve.sh left processes behind"
+    if leftovers.stdout.strip():
+        os.killpg(process.pid, signal.SIGKILL)
+    assert leftovers.stdout.strip() == "", "serve.sh left processes behind after Ctrl-C"
