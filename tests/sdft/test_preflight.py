@@ -241,3 +241,18 @@ def test_cli_prints_ranked_rows_then_a_summary(
     assert "no-such-scorer" in capsys.readouterr().err
     assert main(["preflight", *common, "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_a_teacher_answer_repeating_the_template_is_named() -> None:
+    from worker.sdft.config import PAPER_TEACHER_TEMPLATE
+    from worker.sdft.preflight import template_echo
+
+    # What SmolLM2-135M's teacher answered to a tool-use prompt with the paper's template.
+    answer = "This is an example for a response to the question:\n\nQuestion: I'm in the mood for anime"
+    echoed = template_echo(answer, template=PAPER_TEACHER_TEMPLATE)
+    assert "example for a" in echoed and "this is an" in echoed
+    assert template_echo("Action: search\nAction Input: {}", template=PAPER_TEACHER_TEMPLATE) == []
+    # Words the prompt itself uses are the task's, not leakage.
+    assert template_echo("Answer with a response of your own.", template=PAPER_TEACHER_TEMPLATE) != []
+    prompt = "Answer with a response of your own."
+    assert template_echo(prompt, template=PAPER_TEACHER_TEMPLATE, prompt=prompt) == []

@@ -14,7 +14,10 @@ likely than the student does. For every demonstration this measures, on the star
 - the teacher's greedy answer on the teacher prompt, scored against the row's reference when it
   has one (the skill's scorer): can the teacher do the task at all with the demonstration shown?
 - token counts of both prompts, with the warnings training would otherwise raise as errors
-  (a prompt over max_prompt_tokens, a teacher prompt that leaves no room for max_new_tokens).
+  (a prompt over max_prompt_tokens, a teacher prompt that leaves no room for max_new_tokens);
+- whether the teacher's answer repeats the template's own words ("This is an example for a
+  response..."): SmolLM2-135M's teacher opens most tool-use answers that way, and a student
+  distilled from it learns the phrase (teacher-phrase leakage, DESIGN.md).
 
 The report ranks demonstrations from most to least useful: rows training would refuse last,
 then by gap, largest first. Pure computation on a LoadedModel; nothing is written.
@@ -33,6 +36,7 @@ from worker.sdft.config import PAPER_TEACHER_TEMPLATE
 from worker.sdft.data import Example
 from worker.sdft.divergence import completion_nll_stats
 from worker.sdft.models import LoadedModel
+from worker.sdft.monitors import leaked_phrases, ngrams, template_phrases, words
 from worker.sdft.prompts import PromptPair, build_prompt_pair, demonstration_ids
 from worker.sdft.rollout import TransformersRolloutEngine
 from worker.sdft.scoring import Scorer
@@ -45,6 +49,7 @@ PROMPT_PREVIEW_CHARS = 200
 WEAK_GAP_FLAG = "weak_gap"
 NEGATIVE_GAP_FLAG = "negative_gap"
 TEACHER_WRONG_FLAG = "teacher_wrong"
+TEACHER_ECHO_FLAG = "teacher_echoes_template"
 PROMPT_TOO_LONG_FLAG = "prompt_too_long"
 CONTEXT_OVERFLOW_FLAG = "context_overflow"
 BLOCKING_FLAGS = (PROMPT_TOO_LONG_FLAG, CONTEXT_OVERFLOW_FLAG)
@@ -148,13 +153,19 @@ def rank_checks(checks: list[DemonstrationCheck]) -> list[DemonstrationCheck]:
     return ranked
 
 
+def template_echo(answer: str, *, template: str, prompt: str = "") -> list[str]:
+    """The template's own phrases in the teacher's answer (those the prompt itself holds do not count)."""
+    phrases = template_phrases(template) - ngrams(words(prompt))
+    return sorted(" ".join(phrase) for phrase in leaked_phrases(answer, frozenset(phrases)))
+
+
 def summarise(checks: list[DemonstrationCheck], *, weak_gap: float = WEAK_GAP) -> dict[str, Any]:
     """Counts and means over the report, and one sentence that says whether SDFT has a signal."""
     gaps = [check.gap for check in checks if check.gap is not None]
     judged = [check.teacher_correct for check in checks if check.teacher_correct is not None]
     counts = {
         flag: sum(flag in check.flags for check in checks)
-        for flag in (WEAK_GAP_FLAG, NEGATIVE_GAP_FLAG, TEACHER_WRONG_FLAG, *BLOCKING_FLAGS)
+        for flag in (WEAK_GAP_FLAG, NEGATIVE_GAP_FLAG, TEACHER_WRONG_FLAG, TEACHER_ECHO_FLAG, *BLOCKING_FLAGS)
     }
     with_signal = sum(gap >= weak_gap for gap in gaps)
     mean_gap = statistics.fmean(gaps) if gaps else None
@@ -324,6 +335,7 @@ def preflight(
             pairs,
             examples,
             scorer=scorer,
+            template=template,
             max_new_tokens=answer_max_new_tokens or max_new_tokens,
             batch_size=batch_size,
         )
@@ -349,6 +361,7 @@ def _teacher_answers(
     examples: list[Example],
     *,
     scorer: Scorer | None,
+    template: str,
     max_new_tokens: int,
     batch_size: int,
 ) -> None:
@@ -372,6 +385,15 @@ def _teacher_answers(
         check = checks[index]
         check.teacher_answer = loaded.tokenizer.decode(completion.token_ids, skip_special_tokens=True).strip()
         reference = examples[index].reference
+        echoed = template_echo(
+            check.teacher_answer, template=template, prompt=examples[index].prompt[-1]["content"]
+        )
+        if echoed:
+            check.flags.append(TEACHER_ECHO_FLAG)
+            check.warnings.append(
+                f"the teacher's answer repeats the template's words ({'; '.join(echoed[:3])}): the student "
+                "may learn them"
+            )
         if scorer is not None and reference is not None:
             verdict = scorer.judge(check.teacher_answer, reference)
             check.teacher_correct, check.teacher_reason = verdict.correct, verdict.reason
