@@ -30,6 +30,7 @@ DOMAINS = (
     "evaluations",
     "preflight",
     "retention",
+    "revisions",
 )
 
 
