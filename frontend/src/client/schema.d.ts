@@ -209,6 +209,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/checkpoints/{checkpoint_id}/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generate
+         * @description Answer a chat with this checkpoint (a job on the cpu queue; its `summary.output` holds the answer).
+         */
+        post: operations["checkpoints-generate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/checkpoints/{checkpoint_id}/promote": {
         parameters: {
             query?: never;
@@ -332,6 +352,28 @@ export interface paths {
          *     against the reference, and prompt lengths against the training limits; ranked most useful first.
          */
         post: operations["preflight-request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{version_id}/revisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Revision
+         * @description A new version of the skill's demonstrations: this version's rows, minus `remove_indices`, plus `add`
+         *     (e.g. a rollout edited into a better answer). Validated and flagged like an upload; the old
+         *     version stays. Queue a short follow-up job on the new version to train on the change.
+         */
+        post: operations["revisions-create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -866,7 +908,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /** ChatMessage */
-        ChatMessage: {
+        "ChatMessage-Output": {
             /** Content */
             content: string;
             /**
@@ -1308,7 +1350,7 @@ export interface components {
              */
             line: number;
             /** Prompt */
-            prompt: components["schemas"]["ChatMessage"][];
+            prompt: components["schemas"]["ChatMessage-Output"][];
             /** Reference */
             reference: string | null;
             /**
@@ -1316,6 +1358,25 @@ export interface components {
              * @enum {string}
              */
             split: "train" | "eval";
+        };
+        /**
+         * GenerateRequest
+         * @description A chat turn for the playground: the checkpoint answers the conversation's last user message.
+         */
+        GenerateRequest: {
+            /**
+             * Max New Tokens
+             * @default 256
+             */
+            max_new_tokens?: number;
+            /** Messages */
+            messages: components["schemas"]["backend__checkpoints__schemas__ChatMessage"][];
+            /**
+             * Temperature
+             * @description 0 = greedy
+             * @default 0
+             */
+            temperature?: number;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -1433,7 +1494,10 @@ export interface components {
             top_k?: number | null;
             /** Top P */
             top_p?: number | null;
-            /** Trace Every */
+            /**
+             * Trace Every
+             * @description steps between stored per-token traces (the product's default: 10)
+             */
             trace_every?: number | null;
             /** Trace Samples */
             trace_samples?: number | null;
@@ -1664,6 +1728,29 @@ export interface components {
             /** Username */
             username: string;
         };
+        /**
+         * NewDemonstration
+         * @description A demonstration to add, e.g. a rollout from the token inspector edited into a better answer.
+         */
+        NewDemonstration: {
+            /** Context */
+            context?: string | null;
+            /** Demonstration */
+            demonstration: string;
+            /**
+             * Prompt
+             * @description the student's prompt: text or chat messages
+             */
+            prompt: string | components["schemas"]["backend__datasets__schemas__ChatMessage"][];
+            /** Reference */
+            reference?: string | null;
+            /**
+             * Split
+             * @default train
+             * @enum {string}
+             */
+            split?: "train" | "eval";
+        };
         /** PasswordChange */
         PasswordChange: {
             /** Current Password */
@@ -1885,6 +1972,36 @@ export interface components {
             budget: components["schemas"]["RetentionBudget"] | null;
             /** Track Id */
             track_id: number;
+        };
+        /** RevisionRead */
+        RevisionRead: {
+            /** Added */
+            added: number;
+            /**
+             * Created
+             * @description False when the revised rows equal an existing version (that one is returned)
+             */
+            created: boolean;
+            /** Removed */
+            removed: number;
+            /** Revised From */
+            revised_from: number;
+            version: components["schemas"]["DatasetVersionDetail"];
+        };
+        /** RevisionRequest */
+        RevisionRequest: {
+            /** Add */
+            add?: components["schemas"]["NewDemonstration"][];
+            /**
+             * Remove Indices
+             * @description 0-based indices of rows of the version to leave out
+             */
+            remove_indices?: number[];
+            /**
+             * Source
+             * @description where the change came from, e.g. 'job 12, step 40, rollout 1'
+             */
+            source?: string | null;
         };
         /** RollbackRequest */
         RollbackRequest: {
@@ -2198,6 +2315,26 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /** ChatMessage */
+        backend__checkpoints__schemas__ChatMessage: {
+            /** Content */
+            content: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "user" | "assistant";
+        };
+        /** ChatMessage */
+        backend__datasets__schemas__ChatMessage: {
+            /** Content */
+            content: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "user" | "assistant";
         };
     };
     responses: never;
@@ -2528,6 +2665,41 @@ export interface operations {
             };
         };
     };
+    "checkpoints-generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                checkpoint_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GenerateRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "retention-promote": {
         parameters: {
             query?: never;
@@ -2747,6 +2919,50 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "revisions-create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RevisionRequest"];
+            };
+        };
+        responses: {
+            /** @description the revised rows equal an existing version: that one */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevisionRead"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevisionRead"];
                 };
             };
             /** @description Validation Error */
@@ -3311,7 +3527,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DatasetVersionDetail"];
+                };
             };
             /** @description Successful Response */
             201: {
