@@ -32,6 +32,13 @@ PLAIN_TEACHER_TEMPLATE = (
     "Now answer with a response of your own."
 )
 
+# Found on dates' train rows: SmolLM2-135M as teacher answered 0/16 in the demonstrated format with
+# the paper's template (it echoes "This is an example for a response..."), 7/16 with the plain one,
+# 15/16 with this one. On tool use none of them made the 135M teacher produce a call (0/8).
+FORMAT_TEACHER_TEMPLATE = (
+    "{prompt}\n\nAnswer in exactly the same format as this example answer:\n{demonstration}"
+)
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -139,6 +146,22 @@ VARIANTS: dict[str, Method] = {
     method.name: method
     for method in (
         Method("sdft-lr5e-5", "engine", "SDFT paper, lr 5e-5 (top of the paper's sweep)", {"lr": 5e-5}),
+        # The first 3 completion tokens are exactly where a one-line format is decided ("Date:",
+        # "Action:"); the paper's skip suits long answers that open with teacher framing.
+        Method("sdft-skip0", "engine", "SDFT paper with no skipped tokens", {"skip_first_tokens": 0}),
+        Method(
+            "sdft-skip0-lr5e-5",
+            "engine",
+            "SDFT paper, no skipped tokens, lr 5e-5",
+            {"skip_first_tokens": 0, "lr": 5e-5},
+        ),
+        Method(
+            "sdft-skip0-mix25",
+            "engine",
+            "SDFT paper, no skipped tokens, 25% general prompts",
+            {"skip_first_tokens": 0, "general_mix": 0.25},
+            needs_general_prompts=True,
+        ),
         Method("sdft-lr1e-4", "engine", "SDFT paper, lr 1e-4", {"lr": 1e-4}),
         Method("sdft-ema05", "engine", "SDFT paper, EMA rate 0.05", {"ema_rate": 0.05}),
         Method(
@@ -154,6 +177,31 @@ VARIANTS: dict[str, Method] = {
             "engine",
             "SDFT paper without 'including the thinking process' in the teacher prompt",
             {"teacher_template": PLAIN_TEACHER_TEMPLATE},
+        ),
+        Method(
+            "sdft-plain-skip0",
+            "engine",
+            "SDFT paper without 'including the thinking process' and with no skipped tokens",
+            {"teacher_template": PLAIN_TEACHER_TEMPLATE, "skip_first_tokens": 0},
+        ),
+        Method(
+            "sdft-format",
+            "engine",
+            "SDFT paper with the teacher told to answer in the example's format",
+            {"teacher_template": FORMAT_TEACHER_TEMPLATE},
+        ),
+        Method(
+            "sdft-format-skip0",
+            "engine",
+            "SDFT paper, format teacher template, no skipped tokens",
+            {"teacher_template": FORMAT_TEACHER_TEMPLATE, "skip_first_tokens": 0},
+        ),
+        Method(
+            "sdft-format-skip0-mix25",
+            "engine",
+            "SDFT paper, format teacher template, no skipped tokens, 25% general prompts",
+            {"teacher_template": FORMAT_TEACHER_TEMPLATE, "skip_first_tokens": 0, "general_mix": 0.25},
+            needs_general_prompts=True,
         ),
         Method(
             "sdft-lora16", "engine", "SDFT paper with LoRA rank 16 at lr 2e-4", {"lora_rank": 16, "lr": 2e-4}

@@ -42,6 +42,7 @@ class Settings:
     eval_max_new_tokens: int | None
     sequential_steps: int
     sequential_skills: list[str]
+    eval_batch_size: int
     out: Path
     tag: str
     threads: int
@@ -138,9 +139,12 @@ def evaluate(ctx: Context, loaded: Any, skill_names: list[str], *, holdout: bool
             examples,
             scorer=skill.scorer(),
             max_new_tokens=settings.eval_max_new_tokens or skill.eval_max_new_tokens,
+            batch_size=settings.eval_batch_size,
         )
         skills[name] = {"accuracy": result.accuracy, "n": result.n, "samples": result.samples[:3]}
-    probe = evaluate_probe(loaded, ctx.probe, max_new_tokens=settings.probe_max_new_tokens)
+    probe = evaluate_probe(
+        loaded, ctx.probe, max_new_tokens=settings.probe_max_new_tokens, batch_size=settings.eval_batch_size
+    )
     kl = (
         0.0
         if loaded is ctx.base
