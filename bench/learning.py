@@ -27,8 +27,6 @@ import os
 import sys
 import tempfile
 import time
-import traceback
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +34,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `bench` and the engine importable
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.learning_methods import METHODS, VARIANTS, Budget, Method, find_method  # noqa: E402
+from bench.learning_methods import METHODS, VARIANTS, Budget, find_method  # noqa: E402
+from bench.learning_phases import run_comparison, run_sequential, run_teacher_check, run_tuning  # noqa: E402
 from bench.learning_report import write_report  # noqa: E402
-from bench.learning_runner import (  # noqa: E402
-    Context,
-    Settings,
-    base_evaluation,
-    evaluate,
-    fresh_copy,
-    load,
-    measure,
-    train_once,
-)
+from bench.learning_runner import Context, Settings, load  # noqa: E402
 from bench.learning_skills import SKILL_NAMES  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
-PHASES = ("tuning", "comparison", "sequential")
+PHASES = ("teacher", "tuning", "comparison", "sequential")
 # Budgets per mode. FULL is sized for 2 uncontended cores and smollm2-135m (see learning.md for
 # what was actually run); QUICK is a smoke run of every phase.
 QUICK: dict[str, Any] = {
@@ -59,7 +49,7 @@ QUICK: dict[str, Any] = {
     "seeds": [0],
     "skills": list(SKILL_NAMES),
     "methods": [*METHODS, "best"],
-    "phases": ["tuning", "comparison", "sequential"],
+    "phases": list(PHASES),
     "tune_skill": "dates",
     "tune_variants": ["sdft-paper", "sdft-lr5e-5", "sdft-mix25"],
     "sequential_methods": ["sft", "sdft-paper"],
@@ -74,6 +64,7 @@ QUICK: dict[str, Any] = {
     "probe_max_new_tokens": 8,
     "eval_max_new_tokens": 16,
     "sequential_steps": 1,
+    "teacher_rows": 2,
     "sequential_skills": ["tooluse", "science", "dates"],
 }
 FULL: dict[str, Any] = {
@@ -81,7 +72,7 @@ FULL: dict[str, Any] = {
     "seeds": [0, 1],
     "skills": ["tooluse", "dates"],
     "methods": [*METHODS, "best"],
-    "phases": ["tuning", "comparison", "sequential"],
+    "phases": list(PHASES),
     "tune_skill": "dates",
     "tune_variants": ["sdft-paper", *VARIANTS],
     "sequential_methods": ["sft", "sdft-paper"],
@@ -96,162 +87,9 @@ FULL: dict[str, Any] = {
     "probe_max_new_tokens": 32,
     "eval_max_new_tokens": None,  # the skill's own (96 tool use and science, 24 dates)
     "sequential_steps": 12,
+    "teacher_rows": 16,
     "sequential_skills": ["tooluse", "science", "dates"],
 }
-
-
-# --------------------------------------------------------------------------- phases
-
-
-def sdft_family(method: Method) -> bool:
-    return method.kind == "engine" and method.overrides.get("method", "sdft") == "sdft"
-
-
-def run_tuning(ctx: Context) -> None:
-    """Candidates on train's held-out slice; the best SDFT-family one (task + general, then lower KL) wins."""
-    settings = ctx.settings
-    skill = ctx.skill(settings.tune_skill)
-    measure(ctx, "tuning", skill, METHODS["base"], None, fit=True)
-    runs = [
-        measure(ctx, "tuning", skill, find_method(name), settings.seeds[0], fit=True)
-        for name in settings.tune_variants
-    ]
-    ranked = sorted(
-        (run for run in runs if run["status"] == "ok" and sdft_family(find_method(run["variant"]))),
-        key=lambda run: (-(run["task_accuracy"] + run["general_score"]), run["kl_from_base"]),
-    )
-    if ranked:
-        winner = ranked[0]
-        ctx.results["best"] = {
-            "model": settings.model,
-            "skill": skill.name,
-            "variant": winner["variant"],
-            "holdout_task_accuracy": winner["task_accuracy"],
-            "general_score": winner["general_score"],
-            "criterion": "max holdout task accuracy + general-probe score; ties: lower KL from base",
-            "candidates": [run["variant"] for run in runs],
-        }
-        ctx.save()
-
-
-def resolve_best(ctx: Context) -> str | None:
-    """--best, else this invocation's tuning, else the newest tuning choice for this model under --out."""
-    settings = ctx.settings
-    if settings.best:
-        return settings.best
-    if "best" in ctx.results:
-        return str(ctx.results["best"]["variant"])
-    newest: tuple[float, str] | None = None
-    for path in settings.out.glob("learning-*.json"):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        choice = data.get("best")
-        if (
-            choice
-            and choice.get("model") == settings.model
-            and (newest is None or data["updated"] > newest[0])
-        ):
-            newest = (data["updated"], choice["variant"])
-    return newest[1] if newest else None
-
-
-def run_comparison(ctx: Context) -> None:
-    settings = ctx.settings
-    for skill_name in settings.skills:
-        skill = ctx.skill(skill_name)
-        for name in settings.methods:
-            if name == "base":
-                measure(ctx, "comparison", skill, METHODS["base"], None, fit=False)
-                continue
-            label = None
-            if name == "best":
-                variant = resolve_best(ctx)
-                if variant is None:
-                    print(
-                        "[comparison] no tuning choice for 'best': run --phases tuning or pass --best",
-                        file=sys.stderr,
-                    )
-                    continue
-                label = f"best:{variant}"
-                name = variant
-            for seed in settings.seeds:
-                measure(ctx, "comparison", skill, find_method(name), seed, fit=False, label=label)
-
-
-def run_sequential(ctx: Context) -> None:
-    """Each method learns the three skills in order from the base; every skill and the probe after each."""
-    from backend.evaluations.matrix import (
-        CheckpointNode,
-        GeneralResult,
-        SkillResult,
-        compute_regression_matrix,
-    )
-
-    settings = ctx.settings
-    budget = Budget(**{**settings.budget.to_dict(), "steps": settings.sequential_steps})
-    seed, order = settings.seeds[0], settings.sequential_skills
-    for name in settings.sequential_methods:
-        method = find_method(name)
-        key = f"sequential|{settings.model}|{name}|{seed}|{budget.steps}x{budget.batch_size}@{budget.lr:g}"
-        key += f"|{'>'.join(order)}|t{settings.train_limit}e{settings.eval_limit}p{settings.probe_items}"
-        if settings.resume and any(
-            r["key"] == key and r["status"] == "ok" for r in ctx.results["sequential"]
-        ):
-            continue
-        record: dict[str, Any] = {"key": key, "method": name, "seed": seed, "budget": budget.to_dict()}
-        record.update(skills=order, status="ok", rows=[])
-        try:
-            base = base_evaluation(ctx, order, holdout=False)
-            record["rows"].append({"checkpoint": 0, "learned": None, "train_wall_s": 0.0, **_row(base)})
-            loaded = fresh_copy(ctx.base)
-            for checkpoint, skill_name in enumerate(order, start=1):
-                loaded, info = train_once(
-                    ctx, method, ctx.skill(skill_name), seed=seed, budget=budget, fit=False, start=loaded
-                )
-                evaluation = evaluate(ctx, loaded, order)
-                row = {"checkpoint": checkpoint, "learned": skill_name, "train_wall_s": info["train_wall_s"]}
-                record["rows"].append({**row, **_row(evaluation)})
-                print(
-                    f"[sequential] {name} after {skill_name}: {record['rows'][-1]['accuracy']}",
-                    file=sys.stderr,
-                )
-            skill_ids = {skill: index for index, skill in enumerate(order, start=1)}
-            rows = record["rows"]
-            matrix = compute_regression_matrix(
-                [
-                    CheckpointNode(
-                        row["checkpoint"],
-                        row["checkpoint"] - 1 if row["checkpoint"] else None,
-                        skill_ids[row["learned"]] if row["learned"] else None,
-                    )
-                    for row in rows
-                ],
-                [
-                    SkillResult(row["checkpoint"], skill_ids[s], acc)
-                    for row in rows
-                    for s, acc in row["accuracy"].items()
-                ],
-                [GeneralResult(row["checkpoint"], row["general_score"], row["kl_from_base"]) for row in rows],
-            )
-            record["summaries"] = [asdict(summary) for summary in matrix.summaries]
-        except Exception as error:
-            record.update(
-                status="failed",
-                error=f"{type(error).__name__}: {error}",
-                traceback=traceback.format_exc()[-3000:],
-            )
-        ctx.results["sequential"] = [r for r in ctx.results["sequential"] if r["key"] != key] + [record]
-        ctx.save()
-
-
-def _row(evaluation: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "accuracy": {name: result["accuracy"] for name, result in evaluation["skills"].items()},
-        "general_score": evaluation["general_score"],
-        "kl_from_base": evaluation["kl_from_base"],
-    }
 
 
 # --------------------------------------------------------------------------- command line
@@ -300,6 +138,7 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
         ("probe-max-new-tokens", int),
         ("eval-max-new-tokens", int),
         ("sequential-steps", int),
+        ("teacher-rows", int),
     ):
         parser.add_argument(f"--{flag}", type=kind)
     parser.add_argument(
@@ -318,7 +157,7 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
     preset = dict(QUICK if args.quick else FULL)
     scalars = ("model", "tune_skill", "best", "steps", "batch_size", "lr", "max_new_tokens", "train_limit")
     scalars += ("eval_limit", "holdout_limit", "probe_items", "probe_max_new_tokens", "eval_max_new_tokens")
-    for name in (*scalars, "sequential_steps"):
+    for name in (*scalars, "sequential_steps", "teacher_rows"):
         value = getattr(args, name)
         if value is not None:
             preset[name] = value
@@ -374,6 +213,7 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
         eval_max_new_tokens=preset["eval_max_new_tokens"],
         sequential_steps=preset["sequential_steps"],
         sequential_skills=preset["sequential_skills"],
+        teacher_rows=preset["teacher_rows"],
         eval_batch_size=args.eval_batch_size,
         out=args.out,
         tag=args.tag or f"{mode}-{model_tag}",
@@ -397,9 +237,9 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(settings.threads)
     path = settings.out / f"learning-{settings.tag}.json"
-    results: dict[str, Any] = {"runs": [], "sequential": []}
+    results: dict[str, Any] = {"runs": [], "sequential": [], "teacher_checks": []}
     if settings.resume and path.exists():
-        results = json.loads(path.read_text())
+        results = {**results, **json.loads(path.read_text())}
     results["invocation"] = {
         "argv": sys.argv[1:] if argv is None else argv,
         "settings": settings.to_dict(),
@@ -415,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx.base = load(settings)
         started = time.perf_counter()
         for phase, run in (
+            ("teacher", run_teacher_check),
             ("tuning", run_tuning),
             ("comparison", run_comparison),
             ("sequential", run_sequential),

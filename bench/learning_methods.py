@@ -8,8 +8,6 @@ a held-out slice of train, never on eval.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +88,8 @@ class Method:
         if self.kind == "base":
             return {}
         if self.kind == "trl":
+            from bench.learning_trl import trl_settings  # TRL's module imports this one
+
             return trl_settings(budget)
         config = self.train_config(budget, seed=seed).to_dict()
         if config["method"] == "sft":
@@ -195,6 +195,12 @@ VARIANTS: dict[str, Method] = {
             "engine",
             "SDFT paper, format teacher template, no skipped tokens",
             {"teacher_template": FORMAT_TEACHER_TEMPLATE, "skip_first_tokens": 0},
+        ),
+        Method(
+            "sdft-format-skip0-lr5e-5",
+            "engine",
+            "SDFT paper, format teacher template, no skipped tokens, lr 5e-5",
+            {"teacher_template": FORMAT_TEACHER_TEMPLATE, "skip_first_tokens": 0, "lr": 5e-5},
         ),
         Method(
             "sdft-format-skip0-mix25",
@@ -318,111 +324,3 @@ def train_engine(
         mean_step_s=sum(step_seconds) / len(step_seconds) if step_seconds else 0.0,
         steps_done=result.steps_done,
     )
-
-
-# --------------------------------------------------------------------------- TRL
-
-
-def trl_template() -> str:
-    return PAPER_TEACHER_TEMPLATE.replace("{demonstration}", "{privileged_context}")
-
-
-def trl_settings(budget: Budget) -> dict[str, Any]:
-    """TRL's SDFTConfig fields that make it the paper's setup (its own defaults differ: frozen
-    teacher, JSD, top-100 logits, no skipped tokens, 8 generations)."""
-    return {
-        "distillation_mode": "full_logits",
-        "distillation_alpha": 0.0,  # 0 = forward KL(teacher || student) in TRL's convention
-        "teacher_model_kind": "ema",
-        "teacher_update_rate": 0.01,
-        "teacher_sync_steps": 1,
-        "num_loss_tokens_to_skip": 3,
-        "num_generations": 1,
-        "temperature": 1.0,
-        "top_p": 1.0,
-        "distillation_is_clip": 2.0,
-        "teacher_prompt_template": trl_template(),
-        "learning_rate": budget.lr,
-        "lr_scheduler_type": "cosine",
-        "warmup_steps": budget.warmup_ratio,
-        "max_grad_norm": 1.0,
-        "weight_decay": 0.0,
-        "max_steps": budget.steps,
-        "per_device_train_batch_size": budget.batch_size,
-        "gradient_accumulation_steps": 1,
-        "max_completion_length": budget.max_new_tokens,
-    }
-
-
-def trl_unavailable_reason() -> str | None:
-    """Why TRL's SDFT trainer cannot be used here, or None when it imports."""
-    try:
-        import trl  # noqa: F401
-        from trl.experimental.sdft import SDFTConfig, SDFTTrainer  # noqa: F401
-    except Exception as error:  # an import failure of any kind is the reason to record
-        return f"trl.experimental.sdft does not import: {type(error).__name__}: {error}"
-    return None
-
-
-def train_trl(
-    loaded: LoadedModel,
-    examples: list[Example],
-    *,
-    budget: Budget,
-    seed: int,
-    work_dir: Path,
-    model_folder: Path,
-) -> tuple[LoadedModel, TrainOutcome]:
-    """Train with TRL's SDFTTrainer from `model_folder` (a local transformers folder of the starting model).
-
-    TRL builds its EMA teacher with from_pretrained(model.config._name_or_path), so the student must
-    be loaded from a folder, not built in memory. Returns the trained model wrapped like ours.
-    """
-    import os
-
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM
-    from trl.experimental.sdft import SDFTConfig, SDFTTrainer
-
-    student = AutoModelForCausalLM.from_pretrained(str(model_folder), dtype=loaded.model.dtype)
-    dataset = Dataset.from_list(
-        [{"prompt": example.prompt, "privileged_context": example.demonstration} for example in examples]
-    )
-    args = SDFTConfig(
-        output_dir=str(work_dir / "trl"),
-        seed=seed,
-        data_seed=seed,
-        use_cpu=loaded.device.type == "cpu",
-        bf16=budget.dtype == "bfloat16",
-        report_to=[],
-        save_strategy="no",
-        logging_steps=1,
-        disable_tqdm=True,
-        max_prompt_length=None,  # its default 512 cuts tool-use prompts from the left
-        dataloader_num_workers=0,
-        **trl_settings(budget),
-    )
-    trainer = SDFTTrainer(model=student, args=args, train_dataset=dataset, processing_class=loaded.tokenizer)
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        output = trainer.train()
-    wall = time.perf_counter() - started
-    history = [entry for entry in trainer.state.log_history if "loss" in entry]
-    final = {
-        key: float(value) for key, value in (history[-1] if history else {}).items() if _is_number(value)
-    }
-    final["train_loss"] = float(output.training_loss)
-    model = trainer.model
-    model.eval()
-    trained = LoadedModel(model=model, tokenizer=loaded.tokenizer, name="trl-sdft", base_name=loaded.name)
-    return trained, TrainOutcome(
-        wall_s=wall,
-        final_metrics=final,
-        mean_step_s=wall / max(budget.steps, 1),
-        steps_done=trainer.state.global_step,
-    )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

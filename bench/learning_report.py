@@ -109,6 +109,31 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def teacher_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    checks = [(tag, check) for tag, data in files for check in data.get("teacher_checks", [])]
+    lines = [
+        "## Teacher check: does the starting model answer with the demonstration in context?",
+        "",
+        "SDFT can only teach what its teacher does: greedy accuracy on the first train rows, the student",
+        "prompt alone (`student`) against the teacher prompt under each template (`+tagged`: science's",
+        "demonstration in the graded `<answer>` format instead of the paper's sentence).",
+        "",
+    ]
+    if not checks:
+        return [*lines, "No teacher check recorded yet.", ""]
+    lines += [
+        "| file | model | skill | prompt | rows | ≤tokens | accuracy % | first output |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for tag, check in checks:
+        first = check["samples"][0][:70].replace("|", "\\|").replace("\n", " ⏎ ") if check["samples"] else ""
+        lines.append(
+            f"| {tag} | {check['model']} | {check['skill']} | {check['prompt']} | {check['n']} "
+            f"| {check['max_new_tokens']} | {100 * check['accuracy']:.0f} | {first} |"
+        )
+    return [*lines, ""]
+
+
 def comparison_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     lines = ["## Comparison: one skill from the base model", ""]
     groups = comparison_groups(files, "comparison")
@@ -316,6 +341,7 @@ def write_report(out: Path) -> str:
     if write_plot(files, out / "learning.png"):
         lines += ["![task accuracy vs general score](learning.png)", ""]
     lines += comparison_section(files)
+    lines += teacher_section(files)
     lines += paper_section()
     lines += tuning_section(files)
     lines += sequential_section(files)

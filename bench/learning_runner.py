@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.learning_methods import Budget, Method, train_engine, train_trl, trl_unavailable_reason
+from bench.learning_methods import Budget, Method, train_engine
 from bench.learning_skills import Skill, load_skill
+from bench.learning_trl import train_trl, trl_unavailable_reason
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Settings:
     sequential_steps: int
     sequential_skills: list[str]
     eval_batch_size: int
+    teacher_rows: int
     out: Path
     tag: str
     threads: int

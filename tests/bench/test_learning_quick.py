@@ -25,11 +25,18 @@ def test_own_skill_file_is_what_the_generator_writes() -> None:
 
 def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
     argv = ["--quick", "--model", "tiny", "--out", str(tmp_path), "--tag", "smoke"]
-    argv += ["--phases", "comparison,sequential", "--skills", "dates", "--methods", "base,sft,sdft-paper"]
+    argv += [
+        "--phases",
+        "teacher,comparison,sequential",
+        "--skills",
+        "dates",
+        "--methods",
+        "base,sft,sdft-paper",
+    ]
     argv += ["--sequential-methods", "sdft-paper", "--sequential-skills", "science,dates"]
     argv += ["--steps", "1", "--sequential-steps", "1"]
     argv += ["--train-limit", "2", "--eval-limit", "2", "--probe-items", "4", "--probe-max-new-tokens", "4"]
-    argv += ["--eval-max-new-tokens", "6", "--max-new-tokens", "4"]
+    argv += ["--eval-max-new-tokens", "6", "--max-new-tokens", "4", "--teacher-rows", "2"]
     assert learning.main(argv) == 0
 
     results = json.loads((tmp_path / "learning-smoke.json").read_text())
@@ -43,6 +50,10 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
     assert runs["sft"]["steps_done"] == 1 and runs["sft"]["settings"]["method"] == "sft"
     assert runs["sdft-paper"]["settings"]["teacher"] == "ema"
 
+    checks = {check["prompt"]: check for check in results["teacher_checks"]}
+    assert set(checks) == {"student", "paper", "plain", "format"}
+    assert all(check["n"] == 2 and 0.0 <= check["accuracy"] <= 1.0 for check in checks.values())
+
     (sequential,) = results["sequential"]
     assert sequential["status"] == "ok", sequential.get("traceback")
     assert [row["learned"] for row in sequential["rows"]] == [None, "science", "dates"]
@@ -52,5 +63,7 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
 
     report = (tmp_path / "learning.md").read_text()
     assert "### dates on tiny" in report and "| sdft-paper |" in report
-    assert "regression matrix" in report and "42.9" in report  # the paper's Table 1 beside ours
+    assert (
+        "regression matrix" in report and "Teacher check" in report and "42.9" in report
+    )  # the paper's Table 1 beside ours
     assert (tmp_path / "learning.png").stat().st_size > 10_000

@@ -1,0 +1,233 @@
+"""The learning benchmark's phases: teacher check, tuning, comparison, sequential.
+
+Each phase takes the shared Context (settings, results file, base model) and records every run
+through it; see bench/learning.py for what each phase measures and why.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from typing import Any
+
+from bench.learning_methods import (
+    FORMAT_TEACHER_TEMPLATE,
+    METHODS,
+    PLAIN_TEACHER_TEMPLATE,
+    Budget,
+    Method,
+    find_method,
+)
+from bench.learning_runner import Context, base_evaluation, evaluate, fresh_copy, measure, train_once
+from worker.sdft.config import PAPER_TEACHER_TEMPLATE
+
+TEACHER_TEMPLATES = {
+    "paper": PAPER_TEACHER_TEMPLATE,
+    "plain": PLAIN_TEACHER_TEMPLATE,
+    "format": FORMAT_TEACHER_TEMPLATE,
+}
+
+
+def run_teacher_check(ctx: Context) -> None:
+    """SDFT's precondition: does the starting model, as teacher, answer train rows with the demonstration in
+    context? Greedy accuracy per teacher template, beside the student's (no demonstration) on the same rows."""
+    from worker.sdft.evaluate import generate
+    from worker.sdft.prompts import teacher_messages
+
+    settings = ctx.settings
+    for skill_name in settings.skills:
+        skill = ctx.skill(skill_name)
+        scorer = skill.scorer()
+        max_new_tokens = settings.eval_max_new_tokens or skill.eval_max_new_tokens
+        cases: list[tuple[str, bool, str | None]] = [("student", False, None)]
+        cases += [(name, False, template) for name, template in TEACHER_TEMPLATES.items()]
+        if skill.tagged_rows is not None:  # science: also the demonstration in the graded format
+            cases += [(f"{name}+tagged", True, template) for name, template in TEACHER_TEMPLATES.items()]
+        for label, tagged, template in cases:
+            key = f"teacher|{settings.model}|{skill.name}|{label}|{settings.teacher_rows}|{max_new_tokens}"
+            if settings.resume and any(r["key"] == key for r in ctx.results["teacher_checks"]):
+                continue
+            examples = skill.train_examples(tagged=tagged)[: settings.teacher_rows]
+            prompts = [
+                e.prompt if template is None else teacher_messages(e, template=template) for e in examples
+            ]
+            started = time.perf_counter()
+            _, _, texts = generate(
+                ctx.base, prompts, max_new_tokens=max_new_tokens, batch_size=settings.eval_batch_size
+            )
+            correct = sum(
+                scorer.score(text, e.reference or "") for text, e in zip(texts, examples, strict=True)
+            )
+            record = {
+                "key": key,
+                "model": settings.model,
+                "skill": skill.name,
+                "prompt": label,
+                "template": template,
+                "n": len(examples),
+                "max_new_tokens": max_new_tokens,
+                "accuracy": correct / len(examples),
+                "samples": texts[:3],
+                "wall_s": time.perf_counter() - started,
+            }
+            ctx.results["teacher_checks"] = [r for r in ctx.results["teacher_checks"] if r["key"] != key] + [
+                record
+            ]
+            ctx.save()
+            print(
+                f"[teacher] {skill.name:8s} {label:14s} {record['accuracy']:.3f}", file=sys.stderr, flush=True
+            )
+
+
+def sdft_family(method: Method) -> bool:
+    return method.kind == "engine" and method.overrides.get("method", "sdft") == "sdft"
+
+
+def run_tuning(ctx: Context) -> None:
+    """Candidates on train's held-out slice; the best SDFT-family one (task + general, then lower KL) wins."""
+    settings = ctx.settings
+    skill = ctx.skill(settings.tune_skill)
+    measure(ctx, "tuning", skill, METHODS["base"], None, fit=True)
+    runs = [
+        measure(ctx, "tuning", skill, find_method(name), settings.seeds[0], fit=True)
+        for name in settings.tune_variants
+    ]
+    ranked = sorted(
+        (run for run in runs if run["status"] == "ok" and sdft_family(find_method(run["variant"]))),
+        key=lambda run: (-(run["task_accuracy"] + run["general_score"]), run["kl_from_base"]),
+    )
+    if ranked:
+        winner = ranked[0]
+        ctx.results["best"] = {
+            "model": settings.model,
+            "skill": skill.name,
+            "variant": winner["variant"],
+            "holdout_task_accuracy": winner["task_accuracy"],
+            "general_score": winner["general_score"],
+            "criterion": "max holdout task accuracy + general-probe score; ties: lower KL from base",
+            "candidates": [run["variant"] for run in runs],
+        }
+        ctx.save()
+
+
+def resolve_best(ctx: Context) -> str | None:
+    """--best, else this invocation's tuning, else the newest tuning choice for this model under --out."""
+    settings = ctx.settings
+    if settings.best:
+        return settings.best
+    if "best" in ctx.results:
+        return str(ctx.results["best"]["variant"])
+    newest: tuple[float, str] | None = None
+    for path in settings.out.glob("learning-*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        choice = data.get("best")
+        if (
+            choice
+            and choice.get("model") == settings.model
+            and (newest is None or data["updated"] > newest[0])
+        ):
+            newest = (data["updated"], choice["variant"])
+    return newest[1] if newest else None
+
+
+def run_comparison(ctx: Context) -> None:
+    settings = ctx.settings
+    for skill_name in settings.skills:
+        skill = ctx.skill(skill_name)
+        for name in settings.methods:
+            if name == "base":
+                measure(ctx, "comparison", skill, METHODS["base"], None, fit=False)
+                continue
+            label = None
+            if name == "best":
+                variant = resolve_best(ctx)
+                if variant is None:
+                    print(
+                        "[comparison] no tuning choice for 'best': run --phases tuning or pass --best",
+                        file=sys.stderr,
+                    )
+                    continue
+                label = f"best:{variant}"
+                name = variant
+            for seed in settings.seeds:
+                measure(ctx, "comparison", skill, find_method(name), seed, fit=False, label=label)
+
+
+def run_sequential(ctx: Context) -> None:
+    """Each method learns the three skills in order from the base; every skill and the probe after each."""
+    from backend.evaluations.matrix import (
+        CheckpointNode,
+        GeneralResult,
+        SkillResult,
+        compute_regression_matrix,
+    )
+
+    settings = ctx.settings
+    budget = Budget(**{**settings.budget.to_dict(), "steps": settings.sequential_steps})
+    seed, order = settings.seeds[0], settings.sequential_skills
+    for name in settings.sequential_methods:
+        method = find_method(name)
+        key = f"sequential|{settings.model}|{name}|{seed}|{budget.steps}x{budget.batch_size}@{budget.lr:g}"
+        key += f"|{'>'.join(order)}|t{settings.train_limit}e{settings.eval_limit}p{settings.probe_items}"
+        if settings.resume and any(
+            r["key"] == key and r["status"] == "ok" for r in ctx.results["sequential"]
+        ):
+            continue
+        record: dict[str, Any] = {"key": key, "method": name, "seed": seed, "budget": budget.to_dict()}
+        record.update(skills=order, status="ok", rows=[])
+        try:
+            base = base_evaluation(ctx, order, holdout=False)
+            record["rows"].append({"checkpoint": 0, "learned": None, "train_wall_s": 0.0, **_row(base)})
+            loaded = fresh_copy(ctx.base)
+            for checkpoint, skill_name in enumerate(order, start=1):
+                loaded, info = train_once(
+                    ctx, method, ctx.skill(skill_name), seed=seed, budget=budget, fit=False, start=loaded
+                )
+                evaluation = evaluate(ctx, loaded, order)
+                row = {"checkpoint": checkpoint, "learned": skill_name, "train_wall_s": info["train_wall_s"]}
+                record["rows"].append({**row, **_row(evaluation)})
+                print(
+                    f"[sequential] {name} after {skill_name}: {record['rows'][-1]['accuracy']}",
+                    file=sys.stderr,
+                )
+            skill_ids = {skill: index for index, skill in enumerate(order, start=1)}
+            rows = record["rows"]
+            matrix = compute_regression_matrix(
+                [
+                    CheckpointNode(
+                        row["checkpoint"],
+                        row["checkpoint"] - 1 if row["checkpoint"] else None,
+                        skill_ids[row["learned"]] if row["learned"] else None,
+                    )
+                    for row in rows
+                ],
+                [
+                    SkillResult(row["checkpoint"], skill_ids[s], acc)
+                    for row in rows
+                    for s, acc in row["accuracy"].items()
+                ],
+                [GeneralResult(row["checkpoint"], row["general_score"], row["kl_from_base"]) for row in rows],
+            )
+            record["summaries"] = [asdict(summary) for summary in matrix.summaries]
+        except Exception as error:
+            record.update(
+                status="failed",
+                error=f"{type(error).__name__}: {error}",
+                traceback=traceback.format_exc()[-3000:],
+            )
+        ctx.results["sequential"] = [r for r in ctx.results["sequential"] if r["key"] != key] + [record]
+        ctx.save()
+
+
+def _row(evaluation: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "accuracy": {name: result["accuracy"] for name, result in evaluation["skills"].items()},
+        "general_score": evaluation["general_score"],
+        "kl_from_base": evaluation["kl_from_base"],
+    }
