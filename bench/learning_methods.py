@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bench.teacher_templates import FORMAT_TEACHER_TEMPLATE, PLAIN_TEACHER_TEMPLATE
 from worker.sdft.config import PAPER_TEACHER_TEMPLATE, TrainConfig
 from worker.sdft.data import Example
 from worker.sdft.models import LoadedModel
@@ -20,22 +21,6 @@ from worker.sdft.sink import ListSink
 from worker.sdft.train import train
 
 MethodKind = Literal["base", "engine", "trl"]
-
-# Shorter teacher wording: "including the thinking process" asks a small teacher for prose that
-# then leaks into answers whose format is a one-liner.
-PLAIN_TEACHER_TEMPLATE = (
-    "{prompt}\n\n"
-    "This is an example for a response to the question:\n"
-    "{demonstration}\n\n"
-    "Now answer with a response of your own."
-)
-
-# Found on dates' train rows: SmolLM2-135M as teacher answered 0/16 in the demonstrated format with
-# the paper's template (it echoes "This is an example for a response..."), 7/16 with the plain one,
-# 15/16 with this one. On tool use none of them made the 135M teacher produce a call (0/8).
-FORMAT_TEACHER_TEMPLATE = (
-    "{prompt}\n\nAnswer in exactly the same format as this example answer:\n{demonstration}"
-)
 
 
 @dataclass(frozen=True)

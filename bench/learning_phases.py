@@ -13,22 +13,9 @@ import traceback
 from dataclasses import asdict
 from typing import Any
 
-from bench.learning_methods import (
-    FORMAT_TEACHER_TEMPLATE,
-    METHODS,
-    PLAIN_TEACHER_TEMPLATE,
-    Budget,
-    Method,
-    find_method,
-)
+from bench.learning_methods import METHODS, Budget, Method, find_method
 from bench.learning_runner import Context, base_evaluation, evaluate, fresh_copy, measure, train_once
-from worker.sdft.config import PAPER_TEACHER_TEMPLATE
-
-TEACHER_TEMPLATES = {
-    "paper": PAPER_TEACHER_TEMPLATE,
-    "plain": PLAIN_TEACHER_TEMPLATE,
-    "format": FORMAT_TEACHER_TEMPLATE,
-}
+from bench.teacher_templates import TEACHER_TEMPLATES
 
 
 def run_teacher_check(ctx: Context) -> None:

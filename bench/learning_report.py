@@ -13,6 +13,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bench.teacher_templates import template_name
+
 # The paper's Table 1 (Qwen2.5-7B-Instruct, tool use; prior capabilities = mean of six benchmarks).
 PAPER_TABLE1 = [
     ("base", 42.9, 65.5),
@@ -177,7 +179,8 @@ def tuning_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
         for run in sorted(runs, key=lambda r: _method_rank(r["method"])):
             ok = run["status"] == "ok"
             settings = ", ".join(
-                f"{k}={v}" for k, v in run.get("settings", {}).items() if k != "teacher_template"
+                f"{k}={template_name(v) if k == 'teacher_template' else v}"
+                for k, v in run.get("settings", {}).items()
             )
             lines.append(
                 f"| {run['method']} | {settings} | {_pct([run['task_accuracy']]) if ok else '–'} "
