@@ -16,6 +16,8 @@ export default defineConfig({
   globalSetup: "./e2e/global-setup.ts",
   use: {
     baseURL,
+    // A click on something that never appears fails in seconds, not at the test timeout.
+    actionTimeout: 30_000,
     storageState: AUTH_STATE,
     viewport: { width: 1280, height: 800 },
     trace: "retain-on-failure",

@@ -1,6 +1,6 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
-import { jobKeys, type JobDetail, type StepMetrics } from "../queries/jobs";
+import { jobKeys, TERMINAL_STATES, type JobDetail, type StepMetrics } from "../queries/jobs";
 
 export type StreamStatus = "idle" | "connecting" | "live" | "reconnecting" | "ended";
 
@@ -68,8 +68,11 @@ export function useJobStream(jobId: number, enabled: boolean): StreamStatus {
       const event = parse(message as MessageEvent<string>);
       const state = event?.data.state;
       if (typeof state === "string") update((job) => ({ ...job, state: state as JobDetail["state"] }));
-      // The row holds more than the event (error, checkpoint, totals): read it again.
-      void queryClient.invalidateQueries({ queryKey: key, exact: true });
+      // The row holds more than the event (error, checkpoint, totals): read it again. A final
+      // state also refreshes the job's rollouts: turning the job inactive closes this stream
+      // before its `end` event can arrive, and the last traces land just before the end.
+      const final = typeof state === "string" && TERMINAL_STATES.includes(state as JobDetail["state"]);
+      void queryClient.invalidateQueries({ queryKey: key, exact: !final });
     });
     source.addEventListener("warning", () => void queryClient.invalidateQueries({ queryKey: key, exact: true }));
     source.addEventListener("end", () => {

@@ -1,3 +1,4 @@
+import { useEffect, useRef } from "react";
 import { useSearchParams } from "react-router";
 import { EmptyState, QueryView, SkeletonRows } from "../../components/states";
 import { formatMetric } from "../../lib/format";
@@ -23,6 +24,13 @@ export function RolloutsSection({ jobId, live, skipFirstTokens, traceEvery }: { 
   const [search, setSearch] = useSearchParams();
   const offset = Math.max(0, Number(search.get("offset")) || 0);
   const rollouts = useRollouts(jobId, offset, PAGE, { live });
+  // Polling stops when the run ends; read once more so traces stored in its last seconds show.
+  const wasLive = useRef(live);
+  const { refetch } = rollouts;
+  useEffect(() => {
+    if (wasLive.current && !live) void refetch();
+    wasLive.current = live;
+  }, [live, refetch]);
   const selectedId = Number(search.get("rollout")) || null;
   const token = search.has("token") ? Number(search.get("token")) : null;
 
