@@ -1,6 +1,6 @@
 """Every table, imported in one place so Alembic and tests see the whole metadata."""
 
-from backend.auth.models import AuthToken, Project, ProjectMember, User
+from backend.auth.models import AuthToken, LoginFailure, Project, ProjectMember, User
 from backend.checkpoints.models import Checkpoint
 from backend.datasets.models import DatasetVersion, Demonstration
 from backend.db import Base
@@ -21,6 +21,7 @@ __all__ = [
     "Project",
     "ProjectMember",
     "JobEvent",
+    "LoginFailure",
     "PreflightReport",
     "RolloutTrace",
     "Skill",

@@ -65,3 +65,20 @@ class AuthToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Written at most once a minute per token (see service.touch), so reads stay reads.
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Where a browser session was started (login's User-Agent and client address); "" for API tokens.
+    user_agent: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    client_ip: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class LoginFailure(Base):
+    """One failed login, kept for the throttling window (settings.login_window_s): counted per
+    username and per client address, in the database so every API process sees the same lockout."""
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    client_ip: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
