@@ -4,6 +4,7 @@ import { EmptyState, QueryView, SkeletonRows } from "../../components/states";
 import { formatMetric } from "../../lib/format";
 import type { TokenTrace } from "../../lib/tokenColors";
 import { useRollouts, type RolloutTrace } from "../../queries/jobs";
+import { EditDemonstrationButton } from "./EditDemonstration";
 import { PromptPair, TokenInspector, type RolloutTraceBody } from "./TokenInspector";
 
 const PAGE = 20;
@@ -122,9 +123,12 @@ export function RolloutsSection({ jobId, live, skipFirstTokens, traceEvery }: { 
             )}
             {selected && (
               <section className="stack" aria-label="Token inspector" id="inspector">
-                <h3>
-                  Token inspector <span className="muted small">step {selected.step}, sample {selected.sample_index}</span>
-                </h3>
+                <div className="row" style={{ justifyContent: "space-between" }}>
+                  <h3>
+                    Token inspector <span className="muted small">step {selected.step}, sample {selected.sample_index}</span>
+                  </h3>
+                  <EditDemonstrationButton jobId={jobId} rollout={selected} />
+                </div>
                 <TokenInspector
                   key={selected.id}
                   trace={body(selected)}

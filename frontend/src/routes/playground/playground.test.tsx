@@ -2,24 +2,8 @@ import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { vi } from "vitest";
 
-// openapi-fetch keeps the fetch it saw when the client was created, so the boundary is replaced
-// before any module that creates the client is imported.
-const server = vi.hoisted(() => {
-  type Handler = (request: Request) => unknown;
-  const state = { routes: [] as [string, RegExp, Handler][], requests: [] as Request[] };
-  const fetchMock = async (input: Request) => {
-    const request = input instanceof Request ? input : new Request(String(input));
-    state.requests.push(request.clone());
-    const path = new URL(request.url).pathname;
-    const route = state.routes.find(([method, pattern]) => method === request.method && pattern.test(path));
-    if (!route) return new Response(JSON.stringify({ detail: { code: "not_found", message: `no route ${path}` } }), { status: 404 });
-    const body = await route[2](request);
-    const [status, payload] = Array.isArray(body) && typeof body[0] === "number" ? body : [200, body];
-    return new Response(JSON.stringify(payload), { status, headers: { "Content-Type": "application/json" } });
-  };
-  globalThis.fetch = fetchMock as typeof fetch;
-  return state;
-});
+// A fake backend at the fetch boundary, installed before any module creates the API client.
+const server = await vi.hoisted(async () => (await import("../../test/fakeServer")).installFakeServer());
 
 import { renderWithProviders } from "../../test/render";
 import { PlaygroundPage } from "../PlaygroundPage";
