@@ -12,12 +12,21 @@ from sqlalchemy.exc import DataError, DisconnectionError, OperationalError
 
 
 class DomainError(Exception):
-    def __init__(self, status_code: int, code: str, message: str, details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
         self.details = details or {}
+        self.headers = headers
 
 
 class NotFound(DomainError):
@@ -44,6 +53,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=exc.status_code,
             content={"detail": {"code": exc.code, "message": exc.message, **exc.details}},
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=64 * 1024, ge=64)
     argon2_parallelism: int = Field(default=4, ge=1)
+    # Login throttling: after this many failed logins for one username (or, for the second number,
+    # from one client address) within the window, logins answer 429 with Retry-After. Failures are
+    # stored in the database, so every API process enforces the same lockout.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=50, ge=1)
+    login_window_s: int = Field(default=900, ge=1)
 
     @property
     def resolved_database_url(self) -> str:
