@@ -1,12 +1,13 @@
-"""Login, logout, who am I, API tokens, users; projects and members (project_routes) ride along."""
+"""Login, logout, who am I, password, API tokens, browser sessions; projects and members
+(project_routes) and account administration (user_routes) ride along."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from backend.auth import service
+from backend.auth import service, throttle
 from backend.auth.dependencies import CSRF_COOKIE, SESSION_COOKIE, Principal, PrincipalDep
 from backend.auth.models import User
 from backend.auth.project_routes import router as projects_router
@@ -16,35 +17,57 @@ from backend.auth.schemas import (
     Me,
     PasswordChange,
     ProjectRole,
+    SessionRead,
     TokenCreate,
     TokenCreated,
     TokenRead,
-    UserCreate,
     UserRead,
 )
+from backend.auth.user_routes import router as users_router
 from backend.db import Id, SessionDep, utcnow
 from backend.errors import DomainError
 from backend.settings import get_settings
 
 router = APIRouter(prefix="/api", tags=["auth"])
 router.include_router(projects_router)
+router.include_router(users_router)
 
 
 @router.post(
     "/auth/login",
     response_model=Me,
     operation_id="auth-login",
-    responses={401: {"description": "wrong username or password"}},
+    responses={
+        401: {"description": "wrong username or password"},
+        429: {
+            "description": "too many failed logins for this username or from this address; see Retry-After"
+        },
+    },
 )
-def login(body: LoginRequest, response: Response, session: SessionDep) -> Me:
+def login(body: LoginRequest, request: Request, response: Response, session: SessionDep) -> Me:
     """Start a browser session: sets an HttpOnly session cookie and returns the CSRF token to send as
-    `X-CSRF-Token` on every unsafe request made with that cookie."""
+    `X-CSRF-Token` on every unsafe request made with that cookie.
+
+    After LOGIN_MAX_FAILURES failed logins for a username (or LOGIN_MAX_FAILURES_PER_IP from one
+    address) within LOGIN_WINDOW_S seconds, logins answer 429 with Retry-After until the oldest
+    of them ages out; a successful login resets the username's count."""
+    settings = get_settings()
+    client_ip = request.client.host if request.client else ""
+    throttle.refuse_if_throttled(session, body.username, client_ip, settings)
     user = service.authenticate(session, body.username, body.password)
     if user is None:
+        throttle.record_failure(session, body.username, client_ip, settings)
+        session.commit()  # the 401 below rolls the request's transaction back; the failure must stay
         # Say nothing about which part was wrong.
         raise DomainError(401, "invalid_credentials", "wrong username or password")
-    settings = get_settings()
-    _, secret = service.start_session(session, user, settings)
+    throttle.clear_failures(session, body.username)
+    _, secret = service.start_session(
+        session,
+        user,
+        settings,
+        user_agent=request.headers.get("user-agent", ""),
+        client_ip=client_ip,
+    )
     csrf = service.csrf_token_for(secret)
     max_age = int(timedelta(hours=settings.session_hours).total_seconds())
     common = {"max_age": max_age, "path": "/", "samesite": "lax", "secure": settings.cookie_secure}
@@ -116,28 +139,22 @@ def revoke_token(token_id: Id, session: SessionDep, principal: PrincipalDep) -> 
     service.revoke_token(session, principal.user_id, token_id)
 
 
-@router.get("/users", response_model=list[UserRead], operation_id="auth-list_users")
-def list_users(session: SessionDep, principal: PrincipalDep) -> list[UserRead]:
-    """Every account (server admins only)."""
-    _require_superuser(principal)
-    return [UserRead.model_validate(user) for user in service.list_users(session)]
+@router.get("/auth/sessions", response_model=list[SessionRead], operation_id="auth-list_sessions")
+def list_sessions(session: SessionDep, principal: PrincipalDep) -> list[SessionRead]:
+    """Your live browser sessions: when each started and was last seen, from which browser and address."""
+    current = service.token_digest(principal.session_secret) if principal.session_secret else None
+    return [
+        SessionRead.model_validate(row).model_copy(update={"current": row.token_sha256 == current})
+        for row in service.list_sessions(session, principal.user_id)
+    ]
 
 
-@router.post(
-    "/users", status_code=status.HTTP_201_CREATED, response_model=UserRead, operation_id="auth-create_user"
+@router.delete(
+    "/auth/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="auth-revoke_session"
 )
-def create_user(body: UserCreate, session: SessionDep, principal: PrincipalDep) -> UserRead:
-    """Create an account (server admins only); add it to projects under /api/projects/{id}/members."""
-    _require_superuser(principal)
-    user = service.create_user(
-        session, username=body.username, password=body.password, is_superuser=body.is_superuser
-    )
-    return UserRead.model_validate(user)
-
-
-def _require_superuser(principal: Principal) -> None:
-    if not principal.is_superuser:
-        raise DomainError(403, "forbidden", "only a server admin may manage accounts")
+def revoke_session(session_id: Id, session: SessionDep, principal: PrincipalDep) -> None:
+    """End one of your browser sessions (this one too, if you name it): its cookie stops working at once."""
+    service.revoke_session(session, principal.user_id, session_id)
 
 
 def _me(session: SessionDep, user: User, principal: Principal) -> Me:

@@ -79,6 +79,27 @@ class TokenRead(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(description="updated at most once a minute")
+
+
+class SessionRead(BaseModel):
+    """A live browser session of yours."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="last seen; updated at most once a minute")
+    expires_at: datetime | None
+    user_agent: str = Field(description="the browser that logged in")
+    client_ip: str = Field(description="the address it logged in from")
+    current: bool = Field(default=False, description="the session this request came with")
+
+
+class PasswordReset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    new_password: NewPassword
 
 
 class TokenCreated(TokenRead):

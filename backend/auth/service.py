@@ -16,16 +16,17 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from backend.auth.models import AuthToken, User
+from backend.auth.models import AuthToken, ProjectMember, User
 from backend.db import utcnow
 from backend.errors import Conflict, NotFound
 from backend.settings import Settings, get_settings
 
 TOKEN_PREFIX = "apt_"  # makes a leaked token easy to find with a secret scanner
 SESSION_PREFIX = "aps_"
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 @lru_cache
@@ -102,17 +103,70 @@ def change_password(
     except (VerificationError, InvalidHashError):
         return False
     user.password_hash = hash_password(new)
+    end_sessions(session, user.id, keep=keep_session)
+    return True
+
+
+def end_sessions(session: Session, user_id: int, *, keep: str | None = None) -> None:
+    """Revoke every live browser session of the user, except the one whose secret is `keep`."""
     session.execute(
         update(AuthToken)
         .where(
-            AuthToken.user_id == user.id,
+            AuthToken.user_id == user_id,
             AuthToken.kind == "session",
             AuthToken.revoked_at.is_(None),
-            AuthToken.token_sha256 != (token_digest(keep_session) if keep_session else ""),
+            AuthToken.token_sha256 != (token_digest(keep) if keep else ""),
         )
         .values(revoked_at=utcnow())
     )
-    return True
+
+
+def _live_superusers(session: Session, *, besides: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.is_superuser.is_(True), User.is_active.is_(True), User.id != besides)
+        )
+        or 0
+    )
+
+
+def _refuse_on_self_or_last_admin(session: Session, actor_id: int, user: User, what: str) -> None:
+    if user.id == actor_id:
+        raise Conflict(f"you cannot {what} your own account", {"field": "user_id"})
+    if user.is_superuser and user.is_active and _live_superusers(session, besides=user.id) == 0:
+        raise Conflict(f"cannot {what} the last active server admin", {"field": "user_id"})
+
+
+def set_active(session: Session, actor_id: int, user_id: int, *, active: bool) -> User:
+    """Disable (its sessions end; its API tokens stop working until re-enabled) or re-enable an account."""
+    user = get_user(session, user_id)
+    if not active:
+        _refuse_on_self_or_last_admin(session, actor_id, user, "disable")
+        end_sessions(session, user.id)
+    user.is_active = active
+    session.flush()
+    return user
+
+
+def delete_user(session: Session, actor_id: int, user_id: int) -> None:
+    """Delete an account with its memberships, tokens and sessions (never oneself or the last admin)."""
+    user = get_user(session, user_id)
+    _refuse_on_self_or_last_admin(session, actor_id, user, "delete")
+    session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+    session.execute(delete(ProjectMember).where(ProjectMember.user_id == user.id))
+    session.delete(user)
+    session.flush()
+
+
+def reset_password(session: Session, user_id: int, new: str) -> User:
+    """A server admin sets someone's password; all of that user's browser sessions end."""
+    user = get_user(session, user_id)
+    user.password_hash = hash_password(new)
+    end_sessions(session, user.id)
+    session.flush()
+    return user
 
 
 def _burn_a_verification(hasher: PasswordHasher, password: str) -> None:
@@ -143,9 +197,14 @@ def issue_token(
     return row, secret
 
 
-def start_session(session: Session, user: User, settings: Settings) -> tuple[AuthToken, str]:
+def start_session(
+    session: Session, user: User, settings: Settings, *, user_agent: str = "", client_ip: str = ""
+) -> tuple[AuthToken, str]:
     expires = utcnow() + timedelta(hours=settings.session_hours)
-    return issue_token(session, user, kind="session", name="browser", expires_at=expires)
+    row, secret = issue_token(session, user, kind="session", name="browser", expires_at=expires)
+    row.user_agent, row.client_ip, row.last_used_at = user_agent[:300], client_ip[:64], row.created_at
+    session.flush()
+    return row, secret
 
 
 def user_for_secret(session: Session, secret: str, *, kind: str) -> tuple[User, AuthToken] | None:
@@ -162,7 +221,26 @@ def user_for_secret(session: Session, secret: str, *, kind: str) -> tuple[User, 
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
+    touch(session, row)
     return user, row
+
+
+def touch(session: Session, row: AuthToken) -> None:
+    """Record when a token or session was last used, writing at most once per TOUCH_EVERY per row
+    (a conditional UPDATE, so concurrent requests do not pile up writes)."""
+    now = utcnow()
+    if row.last_used_at is not None and now - row.last_used_at < TOUCH_EVERY:
+        return
+    session.execute(
+        update(AuthToken)
+        .where(
+            AuthToken.id == row.id,
+            (AuthToken.last_used_at.is_(None)) | (AuthToken.last_used_at < now - TOUCH_EVERY),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    row.last_used_at = now
 
 
 def end_session(session: Session, secret: str) -> None:
@@ -184,10 +262,33 @@ def list_tokens(session: Session, user_id: int) -> Sequence[AuthToken]:
 
 def revoke_token(session: Session, user_id: int, token_id: int) -> AuthToken:
     """Revoke one of the user's API tokens (someone else's is a 404); revoking twice is harmless."""
-    row = session.get(AuthToken, token_id)
-    if row is None or row.user_id != user_id or row.kind != "api":
-        raise NotFound("token", token_id)
+    return _revoke_own(session, user_id, token_id, kind="api", what="token")
+
+
+def _revoke_own(session: Session, user_id: int, ident: int, *, kind: str, what: str) -> AuthToken:
+    row = session.get(AuthToken, ident)
+    if row is None or row.user_id != user_id or row.kind != kind:
+        raise NotFound(what, ident)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.flush()
     return row
+
+
+def list_sessions(session: Session, user_id: int) -> Sequence[AuthToken]:
+    """The user's live browser sessions (not revoked, not expired), most recently used first."""
+    return session.scalars(
+        select(AuthToken)
+        .where(
+            AuthToken.user_id == user_id,
+            AuthToken.kind == "session",
+            AuthToken.revoked_at.is_(None),
+            AuthToken.expires_at > utcnow(),
+        )
+        .order_by(AuthToken.last_used_at.desc().nulls_last(), AuthToken.id.desc())
+    ).all()
+
+
+def revoke_session(session: Session, user_id: int, session_id: int) -> None:
+    """End one of the user's browser sessions (someone else's is a 404); ending it twice is harmless."""
+    _revoke_own(session, user_id, session_id, kind="session", what="session")

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.auth.models import AuthToken, ProjectMember
+from backend.auth.models import AuthToken, ProjectMember, User
 from backend.checkpoints.models import Checkpoint
 from backend.datasets.models import DatasetVersion
 from backend.evaluations.models import Evaluation
@@ -40,6 +40,7 @@ PROJECTLESS_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/password"): "own",
     ("GET", "/api/auth/tokens"): "own",
     ("POST", "/api/auth/tokens"): "own",
+    ("GET", "/api/auth/sessions"): "own",
     ("GET", "/api/users"): "superuser",
     ("POST", "/api/users"): "superuser",
 }
@@ -52,6 +53,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/tracks/{track_id}/queue"): {"job_ids": []},
     ("POST", "/api/projects/{project_id}/members"): {"username": "outsider", "role": "admin"},
     ("POST", "/api/users"): {"username": "sneaky", "password": "a long enough password"},
+    ("POST", "/api/users/{user_id}/password"): {"new_password": "a long enough password"},
 }
 
 
@@ -89,8 +91,11 @@ def admin_world(client: TestClient, db_session: Session) -> dict[str, int]:
     )
     db_session.add(evaluation)
     db_session.commit()
-    token_id = db_session.scalar(select(AuthToken.id).where(AuthToken.kind == "api"))
-    admin_id = db_session.scalar(select(ProjectMember.user_id).where(ProjectMember.role == "admin"))
+    admin_id = db_session.scalar(select(User.id).where(User.username == "admin"))
+    # The admin's own token and session (unordered rows may come back in any order on PostgreSQL).
+    mine = select(AuthToken.id).where(AuthToken.user_id == admin_id).order_by(AuthToken.id)
+    token_id = db_session.scalar(mine.where(AuthToken.kind == "api"))
+    session_id = db_session.scalar(mine.where(AuthToken.kind == "session"))
     return {
         "skill_id": skill["id"],
         "version_id": version["id"],
@@ -102,6 +107,7 @@ def admin_world(client: TestClient, db_session: Session) -> dict[str, int]:
         "evaluation_id": evaluation.id,
         "project_id": default_project_id(),
         "token_id": int(token_id or 0),
+        "session_id": int(session_id or 0),
         "user_id": int(admin_id or 0),
     }
 
@@ -124,6 +130,7 @@ def _snapshot(session: Session) -> dict[str, Any]:
         "heads": sorted((t.id, t.head_checkpoint_id) for t in session.scalars(select(Track))),
         "members": sorted((m.project_id, m.user_id, m.role) for m in session.scalars(select(ProjectMember))),
         "tokens": sorted((t.id, t.revoked_at) for t in session.scalars(select(AuthToken))),
+        "users": sorted((u.id, u.is_active, u.password_hash) for u in session.scalars(select(User))),
     }
 
 
