@@ -15,9 +15,10 @@ from typing import Any
 
 import torch
 
-from worker.sdft.batching import completion_hidden, output_head, pack
+from worker.sdft.batching import PackedBatch, completion_hidden, output_head, pack
 from worker.sdft.config import TrainConfig
-from worker.sdft.divergence import completion_nll_stats, completion_token_stats
+from worker.sdft.divergence import TokenStats, completion_nll_stats, completion_token_stats
+from worker.sdft.fused_head import fused_completion_loss, head_weights
 from worker.sdft.logprobs import token_traces
 from worker.sdft.models import LoadedModel
 from worker.sdft.prompts import PromptPair, demonstration_ids
@@ -49,6 +50,56 @@ def _per_sequence_means(per_token: torch.Tensor, rows: torch.Tensor, num_sequenc
     return totals / counts
 
 
+def _token_weights(batch: PackedBatch, sequences_with_tokens: int) -> torch.Tensor:
+    """(N,) each loss token's weight in the paper's reduction: 1 / (its sequence's tokens x sequences)."""
+    counts = torch.bincount(batch.rows, minlength=batch.num_sequences).clamp(min=1)
+    return 1.0 / (counts[batch.rows].to(torch.float32) * sequences_with_tokens)
+
+
+def divergence_loss(
+    student_hidden: torch.Tensor,
+    teacher_hidden: torch.Tensor,
+    batch: PackedBatch,
+    token_weights: torch.Tensor,
+    *,
+    student: Any,
+    teacher: Any,
+    config: TrainConfig,
+    fused: bool = True,
+) -> tuple[torch.Tensor, TokenStats]:
+    """The weighted divergence (a scalar to backpropagate) and per-token stats of one packed batch.
+
+    Fused (fused_head.py: gradient formed with each chunk's logits, nothing recomputed) when both
+    heads are plain linear layers; otherwise, or with `fused=False`, the checkpointed chunks.
+    """
+    student_head, teacher_head = (head_weights(student), head_weights(teacher)) if fused else (None, None)
+    options: dict[str, Any] = {
+        "divergence": config.divergence,
+        "beta": config.beta,
+        "top_k": config.top_k,
+        "chunk_size": config.loss_chunk_size,
+    }
+    if student_head is not None and teacher_head is not None:
+        return fused_completion_loss(
+            student_hidden,
+            teacher_hidden,
+            batch.target_ids,
+            token_weights,
+            student_head=student_head,
+            teacher_head=teacher_head,
+            **options,
+        )
+    stats = completion_token_stats(
+        student_hidden,
+        teacher_hidden,
+        batch.target_ids,
+        student_head=output_head(student),
+        teacher_head=output_head(teacher),
+        **options,
+    )
+    return (stats.divergence * token_weights).sum(), stats
+
+
 def _micro_batches(count: int, parts: int) -> list[range]:
     size = -(-count // parts)
     return [range(start, min(start + size, count)) for start in range(0, count, size)]
@@ -63,8 +114,12 @@ def sdft_step(
     engine: RolloutEngine,
     autocast: AbstractContextManager[Any],
     want_traces: bool,
+    fused: bool = True,
 ) -> tuple[Totals, list[dict[str, Any]]]:
-    """Rollouts, teacher and student scoring, backward. Gradients are left in the student's .grad."""
+    """Rollouts, teacher and student scoring, backward. Gradients are left in the student's .grad.
+
+    `fused=False` forces the checkpointed (unfused) divergence, the reference the fused one is tested against.
+    """
     student = loaded.model
     sequences = [pair for pair in pairs for _ in range(config.n_rollouts)]
     totals = Totals()
@@ -113,9 +168,8 @@ def sdft_step(
 
     # The loss is the mean over sequences that have loss tokens; micro-batches share that denominator.
     with_tokens = sum(len(c.token_ids) > config.skip_first_tokens for c in completions)
-    student_head = output_head(student)
     for micro in _micro_batches(len(sequences), config.grad_accum):
-        divergence_parts, rows_parts, offset = [], [], 0
+        losses = []
         groups = [
             (False, [i for i in micro if not sequences[i].general]),
             (True, [i for i in micro if sequences[i].general]),
@@ -150,16 +204,15 @@ def sdft_step(
             student.train()  # gradient checkpointing only runs in train mode
             with autocast:
                 student_hidden = completion_hidden(student, student_batch)  # (N, H)
-                stats = completion_token_stats(
+                loss, stats = divergence_loss(
                     student_hidden,
                     teacher_hidden,
-                    student_batch.target_ids,
-                    student_head=student_head,
-                    teacher_head=output_head(teacher_model),
-                    divergence=config.divergence,
-                    beta=config.beta,
-                    top_k=config.top_k,
-                    chunk_size=config.loss_chunk_size,
+                    student_batch,
+                    _token_weights(student_batch, with_tokens),
+                    student=student,
+                    teacher=teacher_model,
+                    config=config,
+                    fused=fused,
                 )
             totals.add("teacher_s", teacher_s)
             totals.add("student_s", time.perf_counter() - started)
@@ -169,14 +222,11 @@ def sdft_step(
             totals.add("student_logprob_sum", float(stats.student_logprob.sum()))
             totals.add("teacher_logprob_sum", float(stats.teacher_logprob.sum()))
             totals.add("entropy_sum", float(stats.student_entropy.sum()))
-            divergence_parts.append(stats.divergence)
-            rows_parts.append(student_batch.rows + offset)
-            offset += len(indices)
-        if not divergence_parts:
+            losses.append(loss)
+        if not losses:
             continue
         started = time.perf_counter()
-        per_sequence = _per_sequence_means(torch.cat(divergence_parts), torch.cat(rows_parts), offset)
-        loss = per_sequence.sum() / with_tokens
+        loss = torch.stack(losses).sum()
         loss.backward()
         totals.add("loss", float(loss.detach()))
         totals.add("student_s", time.perf_counter() - started)
