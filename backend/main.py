@@ -13,6 +13,7 @@ from backend import health
 from backend.auth.bootstrap import auth_lifespan
 from backend.errors import install_error_handlers
 from backend.limits import BodyLimitMiddleware
+from backend.scrub import install_log_scrubbing
 from backend.settings import get_settings
 
 API_DESCRIPTION = """Apprentice teaches a language model new skills from demonstrations with
@@ -40,6 +41,7 @@ def _unique_id(route: APIRoute) -> str:
 
 
 def create_app() -> FastAPI:
+    install_log_scrubbing()
     app = FastAPI(
         title="Apprentice",
         version="0.1.0",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from celery import Celery
 
+from backend.scrub import install_log_scrubbing
 from backend.settings import get_settings
 
 settings = get_settings()
+install_log_scrubbing()  # every log line of the worker, tracebacks included, is scrubbed of secrets
 
 app = Celery(
     "apprentice", broker=settings.resolved_broker_url, include=["worker.tasks.jobs", "worker.tasks.cleanup"]

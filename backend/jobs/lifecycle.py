@@ -22,6 +22,7 @@ from backend.checkpoints.models import Checkpoint
 from backend.db import utcnow
 from backend.jobs.models import Job, JobEvent, RolloutTrace
 from backend.retention.service import apply_gate, awaits_gate, evaluation_ended_without_result
+from backend.scrub import scrub_secrets
 from backend.tracks.models import Track
 
 HeartbeatStatus = Literal["ok", "cancel", "lost"]
@@ -221,7 +222,9 @@ def finish(
     state: Literal["failed", "cancelled"],
     error: str | None = None,
 ) -> bool:
-    """End this attempt as failed or cancelled (the head is untouched)."""
+    """End this attempt as failed or cancelled (the head is untouched). The error is stored (and
+    shown by the API) with any secret in it masked."""
+    error = scrub_secrets(error) if error else error
     done = session.execute(
         update(Job)
         .where(_guarded(job_id, attempt))

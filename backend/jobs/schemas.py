@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backend.db import BodyId
 from backend.evaluations.schemas import EvaluationRequest
+from backend.scrub import scrub_secrets
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
@@ -131,6 +132,12 @@ class JobRead(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+
+    @field_validator("error")
+    @classmethod
+    def _no_secrets(cls, error: str | None) -> str | None:
+        # Stored errors are scrubbed already (lifecycle.finish); this also covers rows from before.
+        return scrub_secrets(error) if error else error
 
 
 class StepMetrics(BaseModel):
