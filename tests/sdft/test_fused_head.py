@@ -164,7 +164,7 @@ def test_a_head_that_is_not_a_plain_linear_layer_is_not_fused(tiny) -> None:
     assert head_weights(tiny.model) is None
 
 
-def _step_gradients(tiny, config: TrainConfig, *, fused: bool) -> tuple[float, dict[str, torch.Tensor]]:
+def step_gradients(tiny, config: TrainConfig, **options: bool) -> tuple[float, dict[str, torch.Tensor]]:
     """One SDFT step's loss and gradients, rollouts seeded so both paths see the same completions."""
     model = tiny.model
     model.zero_grad(set_to_none=True)
@@ -183,7 +183,7 @@ def _step_gradients(tiny, config: TrainConfig, *, fused: bool) -> tuple[float, d
         engine=TransformersRolloutEngine(),
         autocast=contextlib.nullcontext(),
         want_traces=False,
-        fused=fused,
+        **options,
     )
     grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
     return totals.get("loss"), grads
@@ -208,8 +208,8 @@ def test_an_sdft_step_has_the_same_loss_and_gradients_fused_or_not(
         lora_rank=lora_rank,
     )
     prepare_model(tiny, config)
-    fused_loss, fused_grads = _step_gradients(tiny, config, fused=True)
-    plain_loss, plain_grads = _step_gradients(tiny, config, fused=False)
+    fused_loss, fused_grads = step_gradients(tiny, config, fused=True)
+    plain_loss, plain_grads = step_gradients(tiny, config, fused=False)
     assert fused_loss > 0 and fused_loss == pytest.approx(plain_loss, rel=1e-5)
     assert fused_grads.keys() == plain_grads.keys() and fused_grads
     if lora_rank:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from worker.sdft.batching import PackedBatch, completion_hidden, output_head, pack
+from worker.sdft.batching import PackedBatch, completion_hidden, output_head, pack, scoring_hidden
 from worker.sdft.config import TrainConfig
 from worker.sdft.divergence import TokenStats, completion_nll_stats, completion_token_stats
 from worker.sdft.fused_head import fused_completion_loss, head_weights
@@ -115,10 +115,13 @@ def sdft_step(
     autocast: AbstractContextManager[Any],
     want_traces: bool,
     fused: bool = True,
+    share_teacher_prompts: bool = True,
 ) -> tuple[Totals, list[dict[str, Any]]]:
     """Rollouts, teacher and student scoring, backward. Gradients are left in the student's .grad.
 
-    `fused=False` forces the checkpointed (unfused) divergence, the reference the fused one is tested against.
+    `fused=False` forces the checkpointed (unfused) divergence, the reference the fused one is tested
+    against; `share_teacher_prompts=False` runs the teacher prompt once per rollout instead of once
+    per prompt (the reference for the shared KV cache).
     """
     student = loaded.model
     sequences = [pair for pair in pairs for _ in range(config.n_rollouts)]
@@ -179,13 +182,6 @@ def sdft_step(
                 continue
             teacher_model = teachers.reference if general else teachers.teacher
             completion_ids = [completions[i].token_ids for i in indices]
-            teacher_batch = pack(
-                [sequences[i].teacher_ids for i in indices],
-                completion_ids,
-                pad_token_id=loaded.pad_token_id,
-                skip_first=config.skip_first_tokens,
-                device=loaded.device,
-            )
             student_batch = pack(
                 [sequences[i].student_ids for i in indices],
                 completion_ids,
@@ -198,7 +194,15 @@ def sdft_step(
             started = time.perf_counter()
             teacher_model.eval()  # the live teacher is the student itself: back to train mode below
             with torch.no_grad(), autocast:
-                teacher_hidden = completion_hidden(teacher_model, teacher_batch)  # (N, H)
+                teacher_hidden = scoring_hidden(
+                    teacher_model,
+                    [sequences[i].teacher_ids for i in indices],
+                    completion_ids,
+                    pad_token_id=loaded.pad_token_id,
+                    skip_first=config.skip_first_tokens,
+                    device=loaded.device,
+                    share_prompts=share_teacher_prompts,
+                )  # (N, H)
             teacher_s = time.perf_counter() - started
             started = time.perf_counter()
             student.train()  # gradient checkpointing only runs in train mode
