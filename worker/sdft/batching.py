@@ -91,7 +91,8 @@ def output_head(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     return linear_head(model.get_output_embeddings(), softcap=softcap)
 
 
-def _left_padded(prompts: list[list[int]], *, pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def left_padded(prompts: list[list[int]], *, pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, W) ids and mask with every prompt ending in the last column (where generation continues)."""
     width = max(len(prompt) for prompt in prompts)
     input_ids = torch.full((len(prompts), width), pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
@@ -124,7 +125,7 @@ def shared_prompt_completion_hidden(
     owners = [distinct.setdefault(tuple(prompt), len(distinct)) for prompt in prompts]
     unique_prompts = [list(prompt) for prompt in distinct]
     decoder = model.get_decoder()
-    prompt_ids, prompt_mask = _left_padded(unique_prompts, pad_token_id=pad_token_id)
+    prompt_ids, prompt_mask = left_padded(unique_prompts, pad_token_id=pad_token_id)
     prompt_positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)
     prefix = decoder(
         input_ids=prompt_ids.to(device),

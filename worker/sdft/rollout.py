@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import torch
 
+from worker.sdft.batching import left_padded
+
 
 @dataclass
 class Completion:
@@ -99,13 +101,8 @@ class TransformersRolloutEngine:
         top_p: float,
     ) -> list[Completion]:
         device = next(model.parameters()).device
-        width = max(len(prompt) for prompt in prompts)
-        # Left padding: every prompt ends at the same column, where generation starts.
-        input_ids = torch.full((len(prompts), width), pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for index, prompt in enumerate(prompts):
-            input_ids[index, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
-            attention_mask[index, width - len(prompt) :] = 1
+        input_ids, attention_mask = left_padded(prompts, pad_token_id=pad_token_id)
+        width = input_ids.shape[1]
         sampling: dict[str, Any]
         if temperature > 0:
             sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
