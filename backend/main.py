@@ -32,6 +32,7 @@ DOMAINS = (
     "preflight",
     "retention",
     "revisions",
+    "adapters",
 )
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from backend.adapters import service as adapters
 from backend.checkpoints.models import Checkpoint
 from backend.db import utcnow
 from backend.jobs.models import Job, JobEvent, RolloutTrace
@@ -87,10 +88,17 @@ def claim(session: Session, job_id: int, *, worker_id: str, lease_seconds: float
     session.refresh(job)
     fresh_start = False
     if job.kind == "train" and job.track_id is not None:
-        head = session.scalar(select(Track.head_checkpoint_id).where(Track.id == job.track_id))
-        if job.start_checkpoint_id != head:
+        track = session.get(Track, job.track_id, populate_existing=True)
+        assert track is not None
+        # A track of adapters starts each skill from its own adapter (or the base), never the head.
+        start = (
+            adapters.start_checkpoint_id(session, track, job.skill_id)
+            if adapters.enabled(track)
+            else track.head_checkpoint_id
+        )
+        if job.start_checkpoint_id != start:
             fresh_start = job.start_checkpoint_id is not None
-            job.start_checkpoint_id = head
+            job.start_checkpoint_id = start
     _event(session, job.id, job.attempt, "state", {"state": "running", "worker": worker_id})
     session.flush()
     return Claim(job.id, job.attempt, job.start_checkpoint_id, fresh_start)
@@ -195,6 +203,8 @@ def succeed(
                 .values(head_checkpoint_id=checkpoint.id)
                 .execution_options(synchronize_session=False)
             )
+        if job.skill_id is not None:  # a track of adapters: the skill's new adapter is the active one
+            adapters.record(session, job.track_id, job.skill_id, checkpoint.id)
         session.execute(
             update(Job)
             .where(Job.id == job_id)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from backend.adapters.service import require_lora
 from backend.datasets.models import DatasetVersion
 from backend.db import utcnow
 from backend.errors import Conflict, Invalid, NotFound
@@ -45,6 +46,7 @@ def submit_job(session: Session, track_id: int, data: JobCreate) -> Job:
     # The product stores per-token traces by default (the run page's token inspector needs them);
     # the engine's own default (0 = never) suits the CLI and benchmarks.
     config = {"trace_every": PRODUCT_TRACE_EVERY, **data.config.engine_overrides()}
+    require_lora(track, config)
     job = Job(
         kind="train",
         track_id=track_id,

@@ -28,4 +28,7 @@ class Track(Base):
     # {"max_skill_drop": 0.03, "max_general_drop": 0.02} (fractions of accuracy); None: no gate.
     # With a budget, a new checkpoint becomes head only once its evaluation shows it kept the budget.
     retention_budget: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    # One LoRA adapter per skill (backend/adapters): None for a track of one stacked model; else the
+    # active adapter checkpoint of each skill, {"<skill_id>": checkpoint_id}, each trained from the base.
+    skill_adapters: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -24,6 +24,11 @@ class TrackCreate(BaseModel):
         description="Run Python code shipped with the model (Hugging Face `trust_remote_code`): admins only.",
     )
     project_id: BodyId | None = Field(default=None, description="owning project; default: your first project")
+    adapter_per_skill: bool = Field(
+        default=False,
+        description="Keep one LoRA adapter per skill over the base (each job trains its skill's adapter from "
+        "the base; skills roll back one at a time) instead of one model stacking every skill.",
+    )
 
 
 class CheckpointNode(BaseModel):
@@ -55,6 +60,9 @@ class TrackRead(BaseModel):
     created_at: datetime
     retention_budget: dict[str, Any] | None = Field(
         default=None, description="max_skill_drop / max_general_drop gating promotion to head"
+    )
+    skill_adapters: dict[str, int] | None = Field(
+        default=None, description="one adapter per skill: each skill's active adapter checkpoint (None: off)"
     )
 
 

@@ -53,6 +53,7 @@ def create_track(session: Session, data: TrackCreate, project_id: int) -> Track:
         name=data.name,
         base_model=validate_model_name(data.base_model),
         trust_remote_code=data.trust_remote_code,
+        skill_adapters={} if data.adapter_per_skill else None,
     )
     session.add(track)
     session.flush()
