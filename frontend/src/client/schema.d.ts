@@ -17,6 +17,10 @@ export interface paths {
          * Login
          * @description Start a browser session: sets an HttpOnly session cookie and returns the CSRF token to send as
          *     `X-CSRF-Token` on every unsafe request made with that cookie.
+         *
+         *     After LOGIN_MAX_FAILURES failed logins for a username (or LOGIN_MAX_FAILURES_PER_IP from one
+         *     address) within LOGIN_WINDOW_S seconds, logins answer 429 with Retry-After until the oldest
+         *     of them ages out; a successful login resets the username's count.
          */
         post: operations["auth-login"];
         delete?: never;
@@ -80,6 +84,46 @@ export interface paths {
          */
         post: operations["auth-change_password"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sessions
+         * @description Your live browser sessions: when each started and was last seen, from which browser and address.
+         */
+        get: operations["auth-list_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Session
+         * @description End one of your browser sessions (this one too, if you name it): its cookie stops working at once.
+         */
+        delete: operations["auth-revoke_session"];
         options?: never;
         head?: never;
         patch?: never;
@@ -744,6 +788,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tracks/{track_id}/adapters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Adapters
+         * @description Each skill's adapters on the track, newest first, and which one is active.
+         */
+        get: operations["adapters-list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tracks/{track_id}/adapters/{skill_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Adapter
+         * @description Per-skill rollback: make one of this skill's adapters the active one (or turn the skill off);
+         *     the other skills' adapters are untouched. The next job of this skill continues from it.
+         */
+        put: operations["adapters-set"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tracks/{track_id}/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generate
+         * @description Answer a chat with the track's base model and exactly these adapters on (none: the base alone).
+         */
+        post: operations["adapters-generate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tracks/{track_id}/jobs": {
         parameters: {
             query?: never;
@@ -903,10 +1008,133 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete User
+         * @description Delete an account with its tokens, sessions and memberships; its projects' data stays. Not
+         *     your own account, nor the last active server admin.
+         */
+        delete: operations["auth-delete_user"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{user_id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable User
+         * @description Disable an account: its browser sessions end and its API tokens stop working at once (they
+         *     work again if it is re-enabled). Not your own account, nor the last active server admin.
+         */
+        post: operations["auth-disable_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{user_id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable User
+         * @description Re-enable a disabled account.
+         */
+        post: operations["auth-enable_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{user_id}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset Password
+         * @description Set another user's password (server admins only): all of that user's browser sessions end.
+         */
+        post: operations["auth-reset_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AdapterGenerateRequest
+         * @description A playground turn answered by the track's base model with exactly these adapters on.
+         */
+        AdapterGenerateRequest: {
+            /**
+             * Adapters
+             * @description adapter checkpoints of this track, at most one per skill
+             */
+            adapters?: number[];
+            /**
+             * Max New Tokens
+             * @default 256
+             */
+            max_new_tokens?: number;
+            /** Messages */
+            messages: components["schemas"]["backend__checkpoints__schemas__ChatMessage"][];
+            /**
+             * Temperature
+             * @description 0 = greedy
+             * @default 0
+             */
+            temperature?: number;
+        };
+        /**
+         * AdapterVersion
+         * @description One of a skill's adapter checkpoints on the track.
+         */
+        AdapterVersion: {
+            /** Checkpoint Id */
+            checkpoint_id: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dataset Version Id */
+            dataset_version_id: number | null;
+            /** Job Id */
+            job_id: number | null;
+        };
         /** ChatMessage */
         "ChatMessage-Output": {
             /** Content */
@@ -1761,6 +1989,14 @@ export interface components {
              */
             new_password: string;
         };
+        /** PasswordReset */
+        PasswordReset: {
+            /**
+             * New Password
+             * @description at least 12 characters
+             */
+            new_password: string;
+        };
         /** PreflightReportRead */
         PreflightReportRead: {
             /** Checkpoint Id */
@@ -2068,6 +2304,67 @@ export interface components {
              */
             match: string;
         };
+        /**
+         * SessionRead
+         * @description A live browser session of yours.
+         */
+        SessionRead: {
+            /**
+             * Client Ip
+             * @description the address it logged in from
+             */
+            client_ip: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Current
+             * @description the session this request came with
+             * @default false
+             */
+            current?: boolean;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: number;
+            /**
+             * Last Used At
+             * @description last seen; updated at most once a minute
+             */
+            last_used_at: string | null;
+            /**
+             * User Agent
+             * @description the browser that logged in
+             */
+            user_agent: string;
+        };
+        /** SetAdapterRequest */
+        SetAdapterRequest: {
+            /**
+             * Checkpoint Id
+             * @description an adapter checkpoint of this skill on the track; null turns the skill's adapter off
+             */
+            checkpoint_id: number | null;
+        };
+        /** SkillAdapter */
+        SkillAdapter: {
+            /**
+             * Active Checkpoint Id
+             * @description the adapter the track uses for this skill (None: off)
+             */
+            active_checkpoint_id: number | null;
+            /** Skill Id */
+            skill_id: number;
+            /** Skill Name */
+            skill_name: string;
+            /**
+             * Versions
+             * @description every adapter of this skill on the track, newest first
+             */
+            versions: components["schemas"]["AdapterVersion"][];
+        };
         /** SkillCreate */
         SkillCreate: {
             /**
@@ -2154,6 +2451,11 @@ export interface components {
             expires_at: string | null;
             /** Id */
             id: number;
+            /**
+             * Last Used At
+             * @description updated at most once a minute
+             */
+            last_used_at: string | null;
             /** Name */
             name: string;
             /**
@@ -2180,6 +2482,11 @@ export interface components {
             expires_at: string | null;
             /** Id */
             id: number;
+            /**
+             * Last Used At
+             * @description updated at most once a minute
+             */
+            last_used_at: string | null;
             /** Name */
             name: string;
             /**
@@ -2190,8 +2497,26 @@ export interface components {
             /** Revoked At */
             revoked_at: string | null;
         };
+        /** TrackAdapters */
+        TrackAdapters: {
+            /**
+             * Enabled
+             * @description whether the track keeps one adapter per skill
+             */
+            enabled: boolean;
+            /** Skills */
+            skills: components["schemas"]["SkillAdapter"][];
+            /** Track Id */
+            track_id: number;
+        };
         /** TrackCreate */
         TrackCreate: {
+            /**
+             * Adapter Per Skill
+             * @description Keep one LoRA adapter per skill over the base (each job trains its skill's adapter from the base; skills roll back one at a time) instead of one model stacking every skill.
+             * @default false
+             */
+            adapter_per_skill?: boolean;
             /**
              * Base Model
              * @description `tiny`, `smollm2-135m`, `qwen2.5-0.5b`, a Hugging Face id (org/name) or a folder under an allowed model root (a local folder needs the project's admin role).
@@ -2242,6 +2567,13 @@ export interface components {
             } | null;
             /** Running Job Id */
             running_job_id: number | null;
+            /**
+             * Skill Adapters
+             * @description one adapter per skill: each skill's active adapter checkpoint (None: off)
+             */
+            skill_adapters?: {
+                [key: string]: number;
+            } | null;
             /** Trust Remote Code */
             trust_remote_code: boolean;
         };
@@ -2268,6 +2600,13 @@ export interface components {
              */
             retention_budget?: {
                 [key: string]: unknown;
+            } | null;
+            /**
+             * Skill Adapters
+             * @description one adapter per skill: each skill's active adapter checkpoint (None: off)
+             */
+            skill_adapters?: {
+                [key: string]: number;
             } | null;
             /** Trust Remote Code */
             trust_remote_code: boolean;
@@ -2383,6 +2722,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description too many failed logins for this username or from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     "auth-logout": {
@@ -2435,6 +2781,55 @@ export interface operations {
                 "application/json": components["schemas"]["PasswordChange"];
             };
         };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "auth-list_sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionRead"][];
+                };
+            };
+        };
+    };
+    "auth-revoke_session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
         responses: {
             /** @description Successful Response */
             204: {
@@ -3727,6 +4122,108 @@ export interface operations {
             };
         };
     };
+    "adapters-list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                track_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackAdapters"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "adapters-set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                track_id: number;
+                skill_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetAdapterRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackAdapters"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "adapters-generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                track_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdapterGenerateRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "tracks-list_jobs": {
         parameters: {
             query?: never;
@@ -4004,6 +4501,130 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["UserRead"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "auth-delete_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "auth-disable_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "auth-enable_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "auth-reset_password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

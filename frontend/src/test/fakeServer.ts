@@ -4,7 +4,8 @@
  *
  *   const server = await vi.hoisted(async () => (await import("../../test/fakeServer")).installFakeServer());
  *
- * A handler returns a body (200) or `[status, body]`; every request is kept (cloned) for asserts.
+ * A handler returns a body (200) or `[status, body]` (`[204, null]` for no content); every request is
+ * kept (cloned) for asserts.
  */
 export type Handler = (request: Request) => unknown;
 
@@ -23,6 +24,8 @@ export function installFakeServer(): FakeServer {
     if (!route) return new Response(JSON.stringify({ detail: { code: "not_found", message: `no route ${path}` } }), { status: 404 });
     const body = await route[2](request);
     const [status, payload] = Array.isArray(body) && typeof body[0] === "number" ? body : [200, body];
+    // A 204 (No Content) carries no body at all, as the backend's DELETEs answer.
+    if (status === 204) return new Response(null, { status });
     return new Response(JSON.stringify(payload), { status, headers: { "Content-Type": "application/json" } });
   };
   globalThis.fetch = fetchMock as typeof fetch;

@@ -1,16 +1,19 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
 import { api, unwrap, type Schemas } from "../../client/api";
 import { Field } from "../../components/Field";
 import { PageHeader } from "../../components/PageHeader";
 import { EmptyState, ErrorState, QueryView, SkeletonRows } from "../../components/states";
-import { formatDate } from "../../lib/format";
+import { formatDate, timeAgo } from "../../lib/format";
 import { useMe } from "../../queries/auth";
+import { SessionsList } from "./SessionsList";
+import { UsersAdmin } from "./UsersAdmin";
 
 type Token = Schemas["TokenRead"];
 const tokensKey = ["auth", "tokens"] as const;
 
-/** Your password and the API tokens the CLI and scripts use (`Authorization: Bearer ...`). */
+/** Your password, where you are signed in, the API tokens the CLI and scripts use
+ * (`Authorization: Bearer ...`), and for server admins every account. */
 export function AccountPage() {
   const me = useMe();
   return (
@@ -23,24 +26,33 @@ export function AccountPage() {
         <div className="notice warn">This server runs in single-user mode (AUTH_DISABLED): passwords and tokens are not needed on it.</div>
       )}
       <div className="grid-2" style={{ alignItems: "start" }}>
-        <section className="card">
-          <div className="card-header">
-            <h2>API tokens</h2>
-          </div>
-          <div className="card-body">
-            <Tokens />
-          </div>
-        </section>
-        <section className="card">
-          <div className="card-header">
-            <h2>Change password</h2>
-          </div>
-          <div className="card-body">
-            <PasswordForm />
-          </div>
-        </section>
+        <Card title="API tokens">
+          <Tokens />
+        </Card>
+        <Card title="Change password">
+          <PasswordForm />
+        </Card>
       </div>
+      <Card title="Browser sessions">
+        <SessionsList />
+      </Card>
+      {me.data?.user.is_superuser && (
+        <Card title="Users">
+          <UsersAdmin myId={me.data.user.id} />
+        </Card>
+      )}
     </div>
+  );
+}
+
+function Card({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <section className="card">
+      <div className="card-header">
+        <h2>{title}</h2>
+      </div>
+      <div className="card-body">{children}</div>
+    </section>
   );
 }
 
@@ -105,6 +117,7 @@ function TokenTable({ tokens, onRevoke, revoking }: { tokens: Token[]; onRevoke:
         <tr>
           <th>Name</th>
           <th>Starts with</th>
+          <th>Last used</th>
           <th>Expires</th>
           <th />
         </tr>
@@ -114,6 +127,7 @@ function TokenTable({ tokens, onRevoke, revoking }: { tokens: Token[]; onRevoke:
           <tr key={token.id}>
             <td>{token.name}</td>
             <td className="mono">{token.prefix}…</td>
+            <td className="muted nowrap">{token.last_used_at ? timeAgo(token.last_used_at) : "never"}</td>
             <td className="muted nowrap">{token.revoked_at ? "revoked" : token.expires_at ? formatDate(token.expires_at) : "never"}</td>
             <td className="num">
               {!token.revoked_at && (
