@@ -7,6 +7,7 @@ import { EmptyState, ErrorState, Loading, QueryView, SkeletonRows } from "../../
 import { useNumericParam } from "../../lib/params";
 import { useSkills } from "../../queries/skills";
 import { useCancelJob, useReorderQueue, useSubmitJob, useTrack, useTrackJobs } from "../../queries/tracks";
+import { AdaptersPanel } from "./AdaptersPanel";
 import { CheckpointPanel } from "./CheckpointPanel";
 import { CheckpointTree } from "./CheckpointTree";
 import { JobQueue } from "./JobQueue";
@@ -104,6 +105,17 @@ function TrackDetail({ trackId }: { trackId: number }) {
           </div>
         </section>
       </div>
+      {data.skill_adapters && (
+        <section className="card" aria-labelledby="adapters-heading">
+          <div className="card-header">
+            <h2 id="adapters-heading">Skill adapters</h2>
+            <span className="small muted">one LoRA adapter per skill over the base: roll one skill back without touching the others</span>
+          </div>
+          <div className="card-body">
+            <AdaptersPanel trackId={trackId} />
+          </div>
+        </section>
+      )}
       <section className="card" aria-labelledby="jobs-heading">
         <div className="card-header">
           <h2 id="jobs-heading">Jobs</h2>

@@ -91,10 +91,11 @@ function TrackForm({
 }) {
   const [name, setName] = useState("");
   const [baseModel, setBaseModel] = useState("smollm2-135m");
+  const [adapterPerSkill, setAdapterPerSkill] = useState(false);
   const apiError = error instanceof ApiError ? error : null;
   function submit(event: FormEvent) {
     event.preventDefault();
-    onSubmit({ name: name.trim(), base_model: baseModel.trim() });
+    onSubmit({ name: name.trim(), base_model: baseModel.trim(), ...(adapterPerSkill ? { adapter_per_skill: true } : {}) });
   }
   return (
     <form className="stack" onSubmit={submit} aria-label="New track">
@@ -112,6 +113,10 @@ function TrackForm({
           <option key={model.value} value={model.value} />
         ))}
       </datalist>
+      <label className="row small">
+        <input type="checkbox" checked={adapterPerSkill} onChange={(event) => setAdapterPerSkill(event.target.checked)} />
+        One LoRA adapter per skill (each skill trains its own adapter from the base; skills roll back one at a time)
+      </label>
       {apiError && apiError.status !== 409 && (
         <div className="notice bad" role="alert">
           {apiError.message}
