@@ -99,13 +99,26 @@ def me(session: SessionDep, principal: PrincipalDep) -> Me:
     return _me(session, service.get_user(session, principal.user_id), principal)
 
 
-@router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT, operation_id="auth-change_password")
-def change_password(body: PasswordChange, session: SessionDep, principal: PrincipalDep) -> None:
-    """Change your password; your other browser sessions end."""
+@router.post(
+    "/auth/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="auth-change_password",
+    responses={429: {"description": "too many wrong passwords for this account; see Retry-After"}},
+)
+def change_password(
+    body: PasswordChange, request: Request, session: SessionDep, principal: PrincipalDep
+) -> None:
+    """Change your password; your other browser sessions end. A wrong current password counts as a
+    failed login (so a stolen session cannot guess it faster than the login form could)."""
+    settings = get_settings()
     user = service.get_user(session, principal.user_id)
+    client_ip = request.client.host if request.client else ""
+    throttle.refuse_if_throttled(session, user.username, client_ip, settings)
     if not service.change_password(
         session, user, body.current_password, body.new_password, keep_session=principal.session_secret
     ):
+        throttle.record_failure(session, user.username, client_ip, settings)
+        session.commit()  # kept although the 403 below rolls the request back
         raise DomainError(
             403, "invalid_credentials", "the current password is wrong", {"field": "current_password"}
         )

@@ -103,3 +103,14 @@ def test_retry_after_counts_from_the_failure_that_completed_the_limit(
         ]
     )
     assert 95 <= retry_after <= 101
+
+
+def test_wrong_current_passwords_count_too_so_a_stolen_session_cannot_guess_faster(
+    client: TestClient, anon_client: TestClient, limits: None
+) -> None:
+    guess = {"current_password": "a guess", "new_password": "a brand new password"}
+    assert [client.post("/api/auth/password", json=guess).status_code for _ in range(3)] == [403, 403, 403]
+    right = {"current_password": admin_password(), "new_password": "a brand new password"}
+    refused = client.post("/api/auth/password", json=right)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert _login(anon_client, "admin", admin_password()) == 429  # the same count as the login form's

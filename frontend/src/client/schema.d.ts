@@ -80,7 +80,8 @@ export interface paths {
         put?: never;
         /**
          * Change Password
-         * @description Change your password; your other browser sessions end.
+         * @description Change your password; your other browser sessions end. A wrong current password counts as a
+         *     failed login (so a stolen session cannot guess it faster than the login form could).
          */
         post: operations["auth-change_password"];
         delete?: never;
@@ -2797,6 +2798,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description too many wrong passwords for this account; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
