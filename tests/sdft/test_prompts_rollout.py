@@ -80,6 +80,21 @@ def test_rollouts_hold_only_new_tokens_and_left_padding_changes_nothing(tiny) ->
     assert completions[1].token_ids == _greedy_by_hand(tiny.model, long.student_ids, 6)
 
 
+def test_length_buckets_return_completions_in_the_prompts_order(tiny) -> None:
+    prompts = [[5, 6, 7, 8, 9, 10, 11], [3], [12, 13, 14, 15, 16], [4, 17]]
+    options = {
+        "eos_token_ids": [-1],
+        "pad_token_id": tiny.pad_token_id,
+        "max_new_tokens": 4,
+        "temperature": 0.0,
+    }
+    bucketed = TransformersRolloutEngine(batch_size=2, bucket_by_length=True).generate(
+        tiny.model, prompts, **options
+    )
+    expected = [_greedy_by_hand(tiny.model, prompt, 4) for prompt in prompts]
+    assert [completion.token_ids for completion in bucketed] == expected
+
+
 def test_sampling_is_reproducible_under_a_seed(tiny) -> None:
     pair = build_prompt_pair(tiny.tokenizer, EXAMPLE, template=PAPER_TEACHER_TEMPLATE)
     engine = TransformersRolloutEngine()
