@@ -82,8 +82,19 @@ def run_tuning(ctx: Context) -> None:
         measure(ctx, "tuning", skill, find_method(name), settings.seeds[0], fit=True)
         for name in settings.tune_variants
     ]
+    # Rank every candidate recorded for this model, skill and budget, not only this invocation's:
+    # variants tried in a later --resume run compete with the earlier ones.
+    budget = runs[0]["budget"] if runs else None
+    recorded = [
+        run
+        for run in ctx.results.get("runs", [])
+        if run["phase"] == "tuning"
+        and run["model"] == settings.model
+        and run["skill"] == skill.name
+        and run["budget"] == budget
+    ]
     ranked = sorted(
-        (run for run in runs if run["status"] == "ok" and sdft_family(find_method(run["variant"]))),
+        (run for run in recorded if run["status"] == "ok" and sdft_family(find_method(run["variant"]))),
         key=lambda run: (-(run["task_accuracy"] + run["general_score"]), run["kl_from_base"]),
     )
     if ranked:
@@ -95,7 +106,7 @@ def run_tuning(ctx: Context) -> None:
             "holdout_task_accuracy": winner["task_accuracy"],
             "general_score": winner["general_score"],
             "criterion": "max holdout task accuracy + general-probe score; ties: lower KL from base",
-            "candidates": [run["variant"] for run in runs],
+            "candidates": [run["variant"] for run in recorded],
         }
         ctx.save()
 
