@@ -10,10 +10,12 @@ and then over sequences, with gradient into the student's hidden states and outp
 - plain: both models' full logits, log-softmax of both materialised, the KL summed over V.
 - trl_gkd: full logits, then TRL's `GKDTrainer.generalized_jsd_loss` with beta=0 (forward KL;
   labels given, so the mean is over tokens).
-- engine: `worker.sdft.divergence.completion_token_stats` (LM heads applied 256 positions at a
-  time under activation checkpointing; also returns the per-token diagnostics the engine logs).
-- fused: bench/fused_kl.py, LM heads applied chunk by chunk with the gradient formed in the
-  forward pass, so full logits never exist and no chunk is recomputed.
+- chunked: `worker.sdft.divergence.completion_token_stats` (LM heads applied 256 positions at a
+  time under activation checkpointing, so backward recomputes each chunk; the engine's fallback
+  for heads that are not plain linear layers).
+- fused: `worker.sdft.fused_head.fused_completion_loss`, the engine's default: LM heads applied
+  chunk by chunk with the gradient formed in the forward pass, so full logits never exist and no
+  chunk is recomputed (both also return the per-token diagnostics the engine logs).
 
 Each (variant, mode) runs in a fresh subprocess. Peak memory is the process's resident-set high
 water mark (VmHWM, reset through /proc/self/clear_refs right before the measured call) minus the
@@ -43,7 +45,7 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "results" / "divergence.json"
-VARIANTS = ("plain", "trl_gkd", "engine", "fused")
+VARIANTS = ("plain", "trl_gkd", "chunked", "fused")
 MODES = ("forward", "train")
 # The issue's target: at most a third of plain's peak memory at no more than 10% extra time.
 TARGET_MEMORY_RATIO = 1 / 3
@@ -121,7 +123,7 @@ def trl_gkd_loss(inputs: Inputs) -> torch.Tensor:
     )
 
 
-def engine_loss(inputs: Inputs) -> torch.Tensor:
+def chunked_loss(inputs: Inputs) -> torch.Tensor:
     from worker.sdft.divergence import completion_token_stats, masked_sequence_mean
 
     stats = completion_token_stats(
@@ -135,23 +137,26 @@ def engine_loss(inputs: Inputs) -> torch.Tensor:
     return masked_sequence_mean(stats.divergence.view(inputs.batch, inputs.tokens), inputs.mask)
 
 
-def fused_loss(inputs: Inputs, *, chunk_size: int = 512) -> torch.Tensor:
-    from fused_kl import fused_forward_kl  # bench/ is on sys.path when this file runs
+def fused_loss(inputs: Inputs, *, chunk_size: int = 256) -> torch.Tensor:
+    from worker.sdft.fused_head import HeadWeights, fused_completion_loss
 
-    return fused_forward_kl(
+    loss, _ = fused_completion_loss(
         inputs.student_hidden,
-        inputs.student_weight,
         inputs.teacher_hidden,
-        inputs.teacher_weight,
+        inputs.target_ids,
         inputs.token_weights(),
+        student_head=HeadWeights(inputs.student_weight, None),
+        teacher_head=HeadWeights(inputs.teacher_weight, None),
+        divergence="forward_kl",
         chunk_size=chunk_size,
     )
+    return loss
 
 
 LOSSES: dict[str, Callable[[Inputs], torch.Tensor]] = {
     "plain": plain_loss,
     "trl_gkd": trl_gkd_loss,
-    "engine": engine_loss,
+    "chunked": chunked_loss,
     "fused": fused_loss,
 }
 
