@@ -8,11 +8,12 @@ export type AdapterGenerateRequest = Schemas["AdapterGenerateRequest"];
 
 const adapterKeys = { track: (trackId: number) => ["tracks", trackId, "adapters"] as const };
 
-/** Each skill's adapters on a track of one adapter per skill, and the active one. */
+/** Each skill's adapters on a track of one adapter per skill, and the active one (track 0: not asked). */
 export function useTrackAdapters(trackId: number) {
   return useQuery({
     queryKey: adapterKeys.track(trackId),
     queryFn: () => unwrap(api.GET("/api/tracks/{track_id}/adapters", { params: { path: { track_id: trackId } } })),
+    enabled: trackId > 0,
   });
 }
 

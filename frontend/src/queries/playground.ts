@@ -7,11 +7,21 @@ export type GenerateRequest = Schemas["GenerateRequest"];
 /** A generation job is short: poll it twice a second so the answer shows as soon as it exists. */
 export const GENERATION_POLL_MS = 500;
 
-/** Queues a chat turn on a checkpoint; the answer is the job's `summary.output` once it succeeds. */
+/** What a pane asks: one checkpoint, or a track of one adapter per skill's base with these adapters on. */
+export type GenerationTarget = { checkpointId: number } | { trackId: number; adapterIds: number[] };
+
+/** Queues a chat turn on a target; the answer is the job's `summary.output` once it succeeds. */
 export function useGenerate() {
   return useMutation({
-    mutationFn: ({ checkpointId, body }: { checkpointId: number; body: GenerateRequest }) =>
-      unwrap(api.POST("/api/checkpoints/{checkpoint_id}/generate", { params: { path: { checkpoint_id: checkpointId } }, body })),
+    mutationFn: ({ target, body }: { target: GenerationTarget; body: GenerateRequest }) =>
+      "trackId" in target
+        ? unwrap(
+            api.POST("/api/tracks/{track_id}/generate", {
+              params: { path: { track_id: target.trackId } },
+              body: { ...body, adapters: target.adapterIds },
+            }),
+          )
+        : unwrap(api.POST("/api/checkpoints/{checkpoint_id}/generate", { params: { path: { checkpoint_id: target.checkpointId } }, body })),
   });
 }
 

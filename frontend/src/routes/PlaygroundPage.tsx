@@ -2,13 +2,17 @@ import { useReducer, useRef, useState, type KeyboardEvent } from "react";
 import { useSearchParams } from "react-router";
 import { PageHeader } from "../components/PageHeader";
 import { errorMessage } from "../components/states";
-import { useGenerate } from "../queries/playground";
+import { useGenerate, type GenerationTarget } from "../queries/playground";
+import { useCheckpoint } from "../queries/tracks";
 import { AnswerView } from "./playground/AnswerView";
 import {
   conversationReducer,
   emptyConversation,
   isBusy,
   messagesFor,
+  parseAdapterIds,
+  targetLabel,
+  type AdapterSet,
   type Conversation,
   type Pane,
 } from "./playground/conversation";
@@ -16,12 +20,20 @@ import { PanePicker } from "./playground/PanePicker";
 
 const isMac = typeof navigator !== "undefined" && /Mac|iPhone|iPad/.test(navigator.platform);
 
-/** Chat with a checkpoint, or two side by side on the same prompts (`?a=<checkpoint>&b=<checkpoint>`). */
+/**
+ * Chat with a checkpoint, or two side by side on the same prompts (`?a=<checkpoint>&b=<checkpoint>`).
+ * On a track of one adapter per skill a pane asks the base with a set of adapters on
+ * (`?a=<base>&a_adapters=5,4&b=<base>&b_adapters=5`), so two adapter sets compare side by side.
+ */
 export function PlaygroundPage() {
   const [search, setSearch] = useSearchParams();
   const a = Number(search.get("a")) || null;
   const b = Number(search.get("b")) || null;
   const comparing = search.has("b");
+  const adaptersOf: Record<Pane, number[] | null> = {
+    a: parseAdapterIds(search.get("a_adapters")),
+    b: comparing ? parseAdapterIds(search.get("b_adapters")) : null,
+  };
   const [conversation, dispatch] = useReducer(conversationReducer, emptyConversation);
   // The latest conversation for callbacks that run after a network round trip.
   const latest = useRef<Conversation>(conversation);
@@ -33,18 +45,33 @@ export function PlaygroundPage() {
   const generate = useGenerate();
 
   const checkpointOf: Record<Pane, number | null> = { a, b: comparing ? b : null };
-  const activePanes = (["a", "b"] as Pane[]).filter((pane) => checkpointOf[pane] !== null);
+  // The track of each pane's checkpoint: an adapter set is asked of its track.
+  const trackOf: Record<Pane, number | null> = {
+    a: useCheckpoint(checkpointOf.a).data?.track_id ?? null,
+    b: useCheckpoint(checkpointOf.b).data?.track_id ?? null,
+  };
+  const adapterSetOf = (pane: Pane): AdapterSet | null => {
+    const trackId = trackOf[pane];
+    const adapterIds = adaptersOf[pane];
+    return adapterIds !== null && trackId !== null ? { trackId, adapterIds } : null;
+  };
+  const activePanes = (["a", "b"] as Pane[]).filter(
+    (pane) => checkpointOf[pane] !== null && (adaptersOf[pane] === null || trackOf[pane] !== null),
+  );
   const busy = isBusy(conversation);
   const settingsValid = maxNewTokens >= 1 && maxNewTokens <= 4096 && temperature >= 0 && temperature <= 2;
   const canSend = draft.trim() !== "" && activePanes.length > 0 && !busy && settingsValid;
 
-  const setParam = (pane: Pane, checkpointId: number | null) => {
+  /** A pane's checkpoint and, on a track of adapters, its adapter set (none: a single checkpoint). */
+  const setParam = (pane: Pane, checkpointId: number | null, adapterIds?: number[] | null) => {
     setSearch(
       (previous) => {
         const next = new URLSearchParams(previous);
         if (checkpointId !== null) next.set(pane, String(checkpointId));
         else if (pane === "b" && next.has("b")) next.set("b", "");
         else next.delete(pane);
+        if (adapterIds == null) next.delete(`${pane}_adapters`);
+        else next.set(`${pane}_adapters`, adapterIds.join(","));
         return next;
       },
       { replace: true },
@@ -53,12 +80,15 @@ export function PlaygroundPage() {
 
   /** Sends one pane's view of the conversation for a turn, after `state` already holds the turn. */
   const ask = (state: Conversation, pane: Pane, turnId: number) => {
-    // A retry asks the checkpoint the turn was sent to, even if the picker changed since.
-    const checkpointId = state.turns.find((turn) => turn.id === turnId)?.checkpoints[pane];
+    // A retry asks what the turn was sent to, even if the picker changed since.
+    const turn = state.turns.find((t) => t.id === turnId);
+    const checkpointId = turn?.checkpoints[pane];
     if (checkpointId === undefined) return;
+    const set = turn?.adapters?.[pane];
+    const target: GenerationTarget = set ? { trackId: set.trackId, adapterIds: set.adapterIds } : { checkpointId };
     const body = { messages: messagesFor(state, pane, turnId, systemPrompt), max_new_tokens: maxNewTokens, temperature };
     // mutateAsync, not mutate's callbacks: those fire for the latest call only, and two panes ask at once.
-    generate.mutateAsync({ checkpointId, body }).then(
+    generate.mutateAsync({ target, body }).then(
       (job) => dispatch({ type: "queued", turnId, pane, jobId: job.id }),
       (error: unknown) => dispatch({ type: "failed", turnId, pane, message: errorMessage(error), jobId: null }),
     );
@@ -67,8 +97,13 @@ export function PlaygroundPage() {
   const send = () => {
     if (!canSend) return;
     const checkpoints: Partial<Record<Pane, number>> = {};
-    for (const pane of activePanes) checkpoints[pane] = checkpointOf[pane]!;
-    const action = { type: "ask" as const, text: draft.trim(), checkpoints, now: Date.now() };
+    const adapters: Partial<Record<Pane, AdapterSet>> = {};
+    for (const pane of activePanes) {
+      checkpoints[pane] = checkpointOf[pane]!;
+      const set = adapterSetOf(pane);
+      if (set) adapters[pane] = set;
+    }
+    const action = { type: "ask" as const, text: draft.trim(), checkpoints, adapters, now: Date.now() };
     const next = conversationReducer(latest.current, action);
     dispatch(action);
     const turnId = next.turns[next.turns.length - 1]!.id;
@@ -99,7 +134,7 @@ export function PlaygroundPage() {
         actions={
           <div className="row">
             {!comparing ? (
-              <button type="button" className="btn" onClick={() => setParam("b", a)}>
+              <button type="button" className="btn" onClick={() => setParam("b", a, adaptersOf.a)}>
                 Compare side by side
               </button>
             ) : (
@@ -111,6 +146,7 @@ export function PlaygroundPage() {
                     (previous) => {
                       const next = new URLSearchParams(previous);
                       next.delete("b");
+                      next.delete("b_adapters");
                       return next;
                     },
                     { replace: true },
@@ -127,7 +163,7 @@ export function PlaygroundPage() {
         }
       >
         Chat with any checkpoint, or with two side by side on the same prompts. Each answer is a short job on the worker; the first
-        turn on a checkpoint loads it.
+        turn on a checkpoint loads it. On a track of one adapter per skill, tick the adapters each pane turns on over the base.
       </PageHeader>
 
       <div className={`playground-panes${comparing ? " two" : ""}`}>
@@ -135,7 +171,13 @@ export function PlaygroundPage() {
           <section key={pane} className="card playground-pane" aria-label={`Pane ${pane.toUpperCase()}`}>
             <div className="card-header">
               <h2>{pane.toUpperCase()}</h2>
-              <PanePicker pane={pane} checkpointId={checkpointOf[pane]} onChange={(id) => setParam(pane, id)} autoSelect={pane === "a"} />
+              <PanePicker
+                pane={pane}
+                checkpointId={checkpointOf[pane]}
+                adapterIds={adaptersOf[pane]}
+                onChange={(id, adapterIds) => setParam(pane, id, adapterIds)}
+                autoSelect={pane === "a"}
+              />
             </div>
             <div className="card-body playground-log" aria-live="polite">
               {conversation.turns.length === 0 ? (
@@ -150,8 +192,8 @@ export function PlaygroundPage() {
                         <p>{turn.user}</p>
                       </div>
                       <div className="bubble bubble-model" data-testid={`answer-${pane}`}>
-                        <span className="role" title="the checkpoint asked">
-                          {turn.checkpoints[pane] !== undefined ? `#${turn.checkpoints[pane]}` : "—"}
+                        <span className="role" title="the checkpoint (or base and adapters) asked">
+                          {targetLabel(turn, pane)}
                         </span>
                         {answer ? (
                           <AnswerView

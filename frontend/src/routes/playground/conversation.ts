@@ -24,6 +24,14 @@ export interface Turn {
   answers: Partial<Record<Pane, Answer>>;
   /** The checkpoint each pane asked: a pane's picker may change later, the record should not. */
   checkpoints: Partial<Record<Pane, number>>;
+  /** On a track of one adapter per skill, the adapters a pane turned on over the base (its checkpoint is the base). */
+  adapters?: Partial<Record<Pane, AdapterSet>>;
+}
+
+/** A track of one adapter per skill asked with exactly these adapter checkpoints on (none: the base alone). */
+export interface AdapterSet {
+  trackId: number;
+  adapterIds: number[];
 }
 
 export interface Conversation {
@@ -34,7 +42,7 @@ export interface Conversation {
 export const emptyConversation: Conversation = { turns: [], nextId: 1 };
 
 export type Action =
-  | { type: "ask"; text: string; checkpoints: Partial<Record<Pane, number>>; now: number }
+  | { type: "ask"; text: string; checkpoints: Partial<Record<Pane, number>>; adapters?: Partial<Record<Pane, AdapterSet>>; now: number }
   | { type: "queued"; turnId: number; pane: Pane; jobId: number }
   | { type: "answered"; turnId: number; pane: Pane; jobId: number; text: string; completionTokens: number | null; seconds: number | null }
   | { type: "failed"; turnId: number; pane: Pane; message: string; jobId: number | null }
@@ -59,7 +67,8 @@ export function conversationReducer(state: Conversation, action: Action): Conver
     case "ask": {
       const answers: Partial<Record<Pane, Answer>> = {};
       for (const pane of Object.keys(action.checkpoints) as Pane[]) answers[pane] = { status: "sending", startedAt: action.now };
-      const turn = { id: state.nextId, user: action.text, answers, checkpoints: action.checkpoints };
+      const turn: Turn = { id: state.nextId, user: action.text, answers, checkpoints: action.checkpoints };
+      if (action.adapters) turn.adapters = action.adapters;
       return { turns: [...state.turns, turn], nextId: state.nextId + 1 };
     }
     case "queued":
@@ -86,6 +95,22 @@ export function conversationReducer(state: Conversation, action: Action): Conver
     case "clear":
       return { turns: [], nextId: state.nextId };
   }
+}
+
+/** What a turn's pane asked, for its bubble: `#3`, or `base + #5, #4` on a track of adapters. */
+export function targetLabel(turn: Turn, pane: Pane): string {
+  const set = turn.adapters?.[pane];
+  if (set) return set.adapterIds.length ? `base + ${set.adapterIds.map((id) => `#${id}`).join(", ")}` : "base alone";
+  return turn.checkpoints[pane] !== undefined ? `#${turn.checkpoints[pane]}` : "—";
+}
+
+/** Adapter ids in a URL parameter (`5,4`; empty: the base alone; absent: null, a single checkpoint). */
+export function parseAdapterIds(value: string | null): number[] | null {
+  if (value === null) return null;
+  return value
+    .split(",")
+    .map(Number)
+    .filter((id) => Number.isInteger(id) && id > 0);
 }
 
 /** True while any answer is still on its way: the composer waits, so turns stay in order. */

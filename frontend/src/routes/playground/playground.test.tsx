@@ -8,7 +8,8 @@ const server = await vi.hoisted(async () => (await import("../../test/fakeServer
 import { renderWithProviders } from "../../test/render";
 import { PlaygroundPage } from "../PlaygroundPage";
 import { PendingAnswer } from "./AnswerView";
-import { conversationReducer, emptyConversation, isBusy, messagesFor, type Action, type Conversation } from "./conversation";
+import { conversationReducer, emptyConversation, isBusy, messagesFor, parseAdapterIds, type Action, type Conversation } from "./conversation";
+import { activeSet, withSkillAdapter } from "./PanePicker";
 
 const job = (id: number, state: string, summary: Record<string, unknown> = {}, error: string | null = null) => ({
   id,
@@ -162,5 +163,105 @@ describe("PlaygroundPage", () => {
     await userEvent.click(within(paneA).getByRole("button", { name: "Retry" }));
     expect(await within(paneA).findByText(/^answer 10\d$/, {}, { timeout: 3000 })).toBeInTheDocument();
     expect(within(paneA).queryByRole("alert")).not.toBeInTheDocument();
+  });
+});
+
+describe("PlaygroundPage on a track of one adapter per skill", () => {
+  const track = { id: 2, name: "skills", base_model: "tiny", head_checkpoint_id: 6, project_id: 1, created_at: "2026-11-29T10:00:00Z" };
+  const node = (id: number, skill_id: number | null) => ({
+    id,
+    parent_id: skill_id === null ? null : 1,
+    kind: skill_id === null ? "base" : "skill",
+    job_id: null,
+    skill_id,
+    dataset_version_id: null,
+    method: skill_id === null ? null : "sdft",
+    metrics: {},
+    created_at: "2026-11-29T10:00:00Z",
+  });
+  const version = (checkpoint_id: number) => ({ checkpoint_id, job_id: null, dataset_version_id: 1, created_at: "2026-11-29T10:00:00Z" });
+  const skills = [
+    { skill_id: 7, skill_name: "greet", active_checkpoint_id: 5, versions: [version(5), version(3)] },
+    { skill_id: 8, skill_name: "shout", active_checkpoint_id: 6, versions: [version(6)] },
+  ];
+
+  function serve() {
+    let generated = 0;
+    server.routes.push(
+      ["GET", /^\/api\/tracks$/, () => [{ ...track, skill_adapters: { "7": 5, "8": 6 } }]],
+      [
+        "GET",
+        /^\/api\/tracks\/2$/,
+        () => ({
+          ...track,
+          skill_adapters: { "7": 5, "8": 6 },
+          checkpoints: [node(1, null), node(3, 7), node(5, 7), node(6, 8)],
+          running_job_id: null,
+          queued_job_ids: [],
+        }),
+      ],
+      ["GET", /^\/api\/tracks\/2\/adapters$/, () => ({ track_id: 2, enabled: true, skills })],
+      ["GET", /^\/api\/checkpoints\/\d+$/, (r) => ({ id: Number(r.url.split("/").pop()), track_id: 2 })],
+      ["GET", /^\/api\/skills$/, () => [{ id: 7, name: "greet" }, { id: 8, name: "shout" }]],
+      ["POST", /^\/api\/tracks\/2\/generate$/, () => [202, job(200 + generated++, "queued")]],
+      ["GET", /^\/api\/jobs\/\d+$/, (r) => job(Number(r.url.split("/").pop()), "succeeded", { output: `answer ${r.url.split("/").pop()}` })],
+    );
+  }
+
+  it("keeps each skill's adapter in skill order and reads the active set from the track", () => {
+    expect(withSkillAdapter(skills, [5, 6], 7, 3)).toEqual([3, 6]);
+    expect(withSkillAdapter(skills, [6, 5], 8, null)).toEqual([5]);
+    expect(withSkillAdapter(skills, [], 8, 6)).toEqual([6]);
+    expect(activeSet({ "8": 6, "7": 5 })).toEqual([5, 6]);
+    expect(parseAdapterIds("5,x,6")).toEqual([5, 6]);
+    expect(parseAdapterIds("")).toEqual([]);
+    expect(parseAdapterIds(null)).toBeNull();
+  });
+
+  it("starts from the track's active set, and two panes ask two adapter sets through the track", async () => {
+    serve();
+    renderWithProviders(<PlaygroundPage />, { route: "/playground" });
+    // the first track is a track of adapters: pane A asks its base with every active adapter on
+    await waitFor(() => expect(screen.getByLabelText("Pane A greet on")).toBeChecked());
+    expect(screen.getByLabelText("Pane A shout on")).toBeChecked();
+    expect(screen.queryByLabelText("Pane A checkpoint")).not.toBeInTheDocument();
+
+    await userEvent.click(screen.getByRole("button", { name: "Compare side by side" }));
+    await waitFor(() => expect(screen.getByLabelText("Pane B shout on")).toBeChecked());
+    // pane B: greet rolled back to its older adapter, shout off
+    await userEvent.selectOptions(screen.getByLabelText("Pane B greet adapter"), "3");
+    await userEvent.click(screen.getByLabelText("Pane B shout on"));
+    await waitFor(() => expect(screen.getByLabelText("Pane B shout on")).not.toBeChecked());
+
+    fireEvent.change(screen.getByLabelText("Message"), { target: { value: "Hi" } });
+    await userEvent.click(screen.getByRole("button", { name: "Send to both" }));
+    const [paneA, paneB] = [screen.getByRole("region", { name: "Pane A" }), screen.getByRole("region", { name: "Pane B" })];
+    expect(await within(paneA).findByText(/^answer 20\d$/, {}, { timeout: 3000 })).toBeInTheDocument();
+    expect(await within(paneB).findByText(/^answer 20\d$/, {}, { timeout: 3000 })).toBeInTheDocument();
+    expect(within(paneA).getByText("base + #5, #6")).toBeInTheDocument();
+    expect(within(paneB).getByText("base + #3")).toBeInTheDocument();
+    const posts = server.requests.filter((r) => r.method === "POST");
+    expect(posts.map((r) => new URL(r.url).pathname)).toEqual(["/api/tracks/2/generate", "/api/tracks/2/generate"]);
+    const bodies = await Promise.all(posts.map((r) => r.json()));
+    expect(bodies.map((body) => body.adapters).sort()).toEqual([[3], [5, 6]]);
+    expect(bodies[0]).toMatchObject({ messages: [{ role: "user", content: "Hi" }], max_new_tokens: 256, temperature: 0 });
+  });
+
+  it("opens a deep link's adapter sets, and a link to one adapter asks it alone", async () => {
+    serve();
+    renderWithProviders(<PlaygroundPage />, { route: "/playground?a=1&a_adapters=&b=3" });
+    // b=3 is one adapter of the track: the pane turns it alone on over the base
+    await waitFor(() => expect(screen.getByLabelText("Pane B greet on")).toBeChecked());
+    expect(screen.getByLabelText("Pane B greet adapter")).toHaveValue("3");
+    expect(screen.getByLabelText("Pane B shout on")).not.toBeChecked();
+    expect(screen.getByLabelText("Pane A greet on")).not.toBeChecked();
+    expect(screen.getByLabelText("Pane A shout on")).not.toBeChecked();
+    fireEvent.change(screen.getByLabelText("Message"), { target: { value: "Hi" } });
+    await userEvent.click(screen.getByRole("button", { name: "Send to both" }));
+    const paneA = screen.getByRole("region", { name: "Pane A" });
+    expect(await within(paneA).findByTitle(/asked$/)).toHaveTextContent("base alone");
+    await waitFor(() => expect(server.requests.filter((r) => r.method === "POST")).toHaveLength(2));
+    const bodies = await Promise.all(server.requests.filter((r) => r.method === "POST").map((r) => r.json()));
+    expect(bodies.map((body) => body.adapters).sort()).toEqual([[], [3]]);
   });
 });
