@@ -14,14 +14,15 @@ Formats are detected by content, not file name:
 
 Every row is yielded in file order as an `Example` or a `RejectedRow`. A problem that makes the
 rest of the file unreadable (empty file, unknown format, an unclosed JSON array, too many rows)
-raises `DatasetFileError` instead. `summarise` runs the whole file and computes the counts, the
-capped error and flag lists and the sha256 of the normalised rows.
+raises `DatasetFileError` instead. `summarise` runs the whole file once and computes the counts,
+the capped error and flag lists and the sha256 of the normalised rows, handing each valid row to
+an optional callback as it goes (the upload stores rows in that same pass).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,18 @@ class DatasetSummary:
         }
 
 
-def summarise(path: Path, limits: ParseLimits, *, keep_rows: int = 0) -> DatasetSummary:
-    """Read the whole file once: counts, capped errors and flags, sha256; keeps the first rows."""
+def summarise(
+    path: Path,
+    limits: ParseLimits,
+    *,
+    keep_rows: int = 0,
+    on_example: Callable[[Example], None] | None = None,
+    stop_at_first_error: bool = False,
+) -> DatasetSummary:
+    """Read the whole file once: counts, capped errors and flags, sha256; keeps the first rows.
+
+    `on_example` gets every valid row in file order (while no row was refused, when
+    `stop_at_first_error`: the caller will refuse the file then, so storing more is wasted)."""
     summary = DatasetSummary()
     digest = hashlib.sha256()
 
@@ -106,6 +117,8 @@ def summarise(path: Path, limits: ParseLimits, *, keep_rows: int = 0) -> Dataset
                     summary.flags.append({"line": row.line, **flag})
             if len(summary.first_rows) < keep_rows:
                 summary.first_rows.append(row)
+            if on_example is not None and not (stop_at_first_error and summary.error_count):
+                on_example(row)
     except DatasetFileError as exc:
         summary.fatal = exc.error
         add_error(exc.error)

@@ -152,6 +152,10 @@ _FLAG_RULES: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
     ),
 )
 MAX_FLAG_MATCH_CHARS = 80
+# Every rule's triggers in one tuple: nearly all text has none, and one `any` over them all costs
+# about half of five per-rule ones. (One regex alternation of the five patterns, or of the
+# triggers, was measured at 5x and 1.2x the cost of this: Python's re has no multi-literal search.)
+_ALL_TRIGGERS = tuple(dict.fromkeys(trigger for _, triggers, _ in _FLAG_RULES for trigger in triggers))
 
 
 def find_flags(texts: dict[str, str | None]) -> list[dict[str, str]]:
@@ -161,6 +165,8 @@ def find_flags(texts: dict[str, str | None]) -> list[dict[str, str]]:
         if not text:
             continue
         lowered = text.lower()
+        if not any(trigger in lowered for trigger in _ALL_TRIGGERS):
+            continue
         for kind, triggers, pattern in _FLAG_RULES:
             if not any(trigger in lowered for trigger in triggers):
                 continue

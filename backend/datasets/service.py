@@ -1,24 +1,29 @@
 """Demonstration datasets: immutable versions of a skill's uploaded rows.
 
-An upload is read twice from its temporary file: once to validate and hash it (nothing stored),
-then, if it is new, again to insert its rows in batches, so memory stays flat at any size. The
-version row and all its demonstrations are written in the caller's one transaction: a failure
-leaves nothing. Services never commit; the route does.
+An upload is read once from its temporary file: each row is validated, hashed, counted and
+stored as it is read (COPY on PostgreSQL, batched executemany on SQLite), so memory stays flat at
+any size. The version row and all its demonstrations are written in the caller's one transaction,
+under a savepoint that a refused file or identical content rolls back: a failure leaves nothing.
+Services never commit; the route does.
 """
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+import orjson
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend.datasets.errors import InvalidDataset
 from backend.datasets.models import DatasetVersion, Demonstration
-from backend.datasets.parsing import DatasetSummary, ParseLimits, iter_rows, summarise
+from backend.datasets.parsing import DatasetSummary, ParseLimits, summarise
 from backend.datasets.rows import Example, RowError, canonical_row_bytes, row_digest
 from backend.datasets.schemas import (
     DatasetDiff,
@@ -33,9 +38,20 @@ from backend.errors import Invalid, NotFound
 from backend.settings import Settings
 from backend.skills.models import Skill
 
-INSERT_BATCH_ROWS = 1000
+INSERT_BATCH_ROWS = 5000
 PREVIEW_ROWS = 5
-_DEMONSTRATION_TABLE = cast(Table, Demonstration.__table__)
+_COLUMN_NAMES = (
+    "dataset_version_id",
+    "index",
+    "line",
+    "split",
+    "prompt",
+    "demonstration",
+    "context",
+    "reference",
+    "flags",
+)
+_COLUMNS = ", ".join(f'"{name}"' for name in _COLUMN_NAMES)  # "index" is a keyword
 
 
 def parse_limits(settings: Settings) -> ParseLimits:
@@ -57,35 +73,50 @@ def store_upload(
     session: Session, *, skill_id: int, path: Path, filename: str, on_error: OnError, limits: ParseLimits
 ) -> tuple[DatasetVersion, bool]:
     """Store the file as the skill's next version; (version, created). Identical content returns
-    the existing version instead (created False)."""
+    the existing version instead (created False).
+
+    One pass over the file validates, hashes, counts and stores each row as it is read, under a
+    savepoint: a refused file or identical content rolls the savepoint back, leaving nothing."""
     require_skill(session, skill_id)
-    summary = summarise(path, limits)
-    _refuse_unless_storable(summary, on_error)
-    assert summary.sha256 is not None and summary.format is not None
     _lock_skill(session, skill_id)
-    existing = _version_with_sha(session, skill_id, summary.sha256)
-    if existing is not None:
-        return existing, False
     latest = session.scalar(
         select(func.max(DatasetVersion.version)).where(DatasetVersion.skill_id == skill_id)
     )
-    version = DatasetVersion(
-        skill_id=skill_id,
-        version=(latest or 0) + 1,
-        sha256=summary.sha256,
-        filename=filename,
-        format=summary.format,
-        n_examples=summary.n_examples,
-        n_train=summary.n_train,
-        n_eval=summary.n_eval,
-        n_rejected=summary.n_rejected,
-        report={**summary.report(), "on_error": on_error},
-    )
-    session.add(version)
-    session.flush()
-    stored = _insert_rows(session, version.id, path, limits)
-    if stored != summary.n_examples:  # the temp file is ours alone; this would be a parser bug
-        raise RuntimeError(f"second pass read {stored} rows, the first {summary.n_examples}")
+    savepoint = session.begin_nested()
+    try:
+        # Placeholders until the pass is done; nobody sees them before the commit.
+        version = DatasetVersion(
+            skill_id=skill_id,
+            version=(latest or 0) + 1,
+            sha256=f"pending-{uuid.uuid4().hex}",
+            filename=filename,
+            format="",
+            n_examples=0,
+            n_train=0,
+            n_eval=0,
+        )
+        session.add(version)
+        session.flush()
+        with _row_writer(session, version.id) as write_row:
+            summary = summarise(path, limits, on_example=write_row, stop_at_first_error=on_error == "reject")
+        _refuse_unless_storable(summary, on_error)
+        assert summary.sha256 is not None and summary.format is not None
+        existing = _version_with_sha(session, skill_id, summary.sha256)
+        if existing is not None:
+            savepoint.rollback()
+            return existing, False
+        version.sha256 = summary.sha256
+        version.format = summary.format
+        version.n_examples = summary.n_examples
+        version.n_train = summary.n_train
+        version.n_eval = summary.n_eval
+        version.n_rejected = summary.n_rejected
+        version.report = {**summary.report(), "on_error": on_error}
+        savepoint.commit()
+    except BaseException:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
     return version, True
 
 
@@ -212,33 +243,47 @@ def _version_with_sha(session: Session, skill_id: int, sha256: str) -> DatasetVe
     return session.scalar(query)
 
 
-def _insert_rows(session: Session, version_id: int, path: Path, limits: ParseLimits) -> int:
-    """Second pass over the file: Core executemany in batches, no ORM objects, flat memory."""
-    batch: list[dict[str, Any]] = []
-    index = 0
-    for row in iter_rows(path, limits):
-        if not isinstance(row, Example):
-            continue
-        batch.append(
-            {
-                "dataset_version_id": version_id,
-                "index": index,
-                "line": row.line,
-                "split": row.split,
-                "prompt": row.prompt,
-                "demonstration": row.demonstration,
-                "context": row.context,
-                "reference": row.reference,
-                "flags": row.flags or None,
-            }
-        )
-        index += 1
-        if len(batch) == INSERT_BATCH_ROWS:
-            session.execute(insert(_DEMONSTRATION_TABLE), batch)
-            batch = []
+@contextmanager
+def _row_writer(session: Session, version_id: int) -> Iterator[Callable[[Example], None]]:
+    """A callable that stores one row of the version, in the session's transaction.
+
+    PostgreSQL: one COPY streams every row (a round trip per buffer, no per-row statement).
+    SQLite: executemany of a prepared INSERT in batches of INSERT_BATCH_ROWS. Both bypass the ORM
+    and SQLAlchemy's per-value bind processing; JSON columns get orjson text."""
+    connection = session.connection()
+    index = itertools.count()
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY demonstration ({_COLUMNS}) FROM STDIN") as copy:
+            yield lambda row: copy.write_row(_row_values(version_id, next(index), row))
+        return
+    batch: list[tuple[Any, ...]] = []
+    statement = f"INSERT INTO demonstration ({_COLUMNS}) VALUES ({', '.join('?' * len(_COLUMN_NAMES))})"
+
+    def write(row: Example) -> None:
+        batch.append(_row_values(version_id, next(index), row))
+        if len(batch) >= INSERT_BATCH_ROWS:
+            connection.exec_driver_sql(statement, batch)
+            batch.clear()
+
+    yield write
     if batch:
-        session.execute(insert(_DEMONSTRATION_TABLE), batch)
-    return index
+        connection.exec_driver_sql(statement, batch)
+
+
+def _row_values(version_id: int, index: int, row: Example) -> tuple[Any, ...]:
+    """One demonstration row in _COLUMN_NAMES order."""
+    return (
+        version_id,
+        index,
+        row.line,
+        row.split,
+        orjson.dumps(row.prompt).decode(),
+        row.demonstration,
+        row.context,
+        row.reference,
+        orjson.dumps(row.flags).decode() if row.flags else None,
+    )
 
 
 def _hashed_rows(session: Session, version_id: int) -> Iterator[tuple[bytes, Demonstration]]:

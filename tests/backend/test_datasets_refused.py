@@ -248,3 +248,26 @@ def test_preview_of_an_oversized_file_is_refused_too(client: TestClient, db_sess
     response = client.post(f"/api/skills/{skill_id}/datasets/preview", files={"file": ("x", b"y" * 5000)})
     assert refusal(response, 413)["code"] == "file_too_large"
     assert_nothing_stored(db_session)
+
+
+@pytest.mark.parametrize("on_error", ["reject", "skip"])
+def test_a_problem_after_many_stored_rows_leaves_nothing(
+    client: TestClient, db_session: Session, monkeypatch: pytest.MonkeyPatch, on_error: str
+) -> None:
+    """Rows are stored as the file is read (several batches, or one COPY, are already in when the
+    last line is read): a refusal found there still leaves no version and no row."""
+    from backend.datasets import service
+
+    monkeypatch.setattr(service, "INSERT_BATCH_ROWS", 4)
+    skill_id = create_skill(client)
+    rows = [{"prompt": f"question {i}", "response": f"answer {i}"} for i in range(30)]
+    if on_error == "reject":
+        detail = refusal(upload(client, skill_id, jsonl(*rows, {"prompt": "q", "response": 5})))
+        assert [(e["line"], e["field"]) for e in detail["errors"]] == [(31, "response")]
+        assert "1 of 31 rows are invalid" in detail["message"]
+    else:
+        # Skip stores every valid row, so the refusal comes only from the row limit at the end.
+        use_settings(client, max_examples=29)
+        detail = refusal(upload(client, skill_id, jsonl(*rows), on_error="skip"))
+        assert detail["errors"][-1]["line"] == 30 and "more than 29 rows" in detail["errors"][-1]["message"]
+    assert_nothing_stored(db_session)
