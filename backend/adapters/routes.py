@@ -4,9 +4,10 @@ from fastapi import APIRouter, status
 
 from backend.adapters import service
 from backend.adapters.schemas import AdapterGenerateRequest, SetAdapterRequest, TrackAdapters
-from backend.auth.dependencies import Authorized
+from backend.auth.dependencies import Authorized, PrincipalDep
 from backend.db import Id, SessionDep
 from backend.jobs.schemas import JobRead
+from backend.retention import service as retention
 
 router = APIRouter(prefix="/api", tags=["adapters"], dependencies=[Authorized])
 
@@ -20,10 +21,16 @@ def list_adapters(track_id: Id, session: SessionDep) -> TrackAdapters:
 @router.put(
     "/tracks/{track_id}/adapters/{skill_id}", response_model=TrackAdapters, operation_id="adapters-set"
 )
-def set_adapter(track_id: Id, skill_id: Id, body: SetAdapterRequest, session: SessionDep) -> TrackAdapters:
+def set_adapter(
+    track_id: Id, skill_id: Id, body: SetAdapterRequest, session: SessionDep, principal: PrincipalDep
+) -> TrackAdapters:
     """Per-skill rollback: make one of this skill's adapters the active one (or turn the skill off);
-    the other skills' adapters are untouched. The next job of this skill continues from it."""
+    the other skills' adapters are untouched. The next job of this skill continues from it. An adapter
+    the retention budget held (or that awaits its evaluation) needs `force: true` (409 otherwise),
+    recorded as a forced promotion."""
     result = service.set_skill_adapter(session, track_id, skill_id, body.checkpoint_id)
+    if body.checkpoint_id is not None:  # validated above as this skill's adapter
+        retention.override(session, body.checkpoint_id, force=body.force, by=principal.username)
     session.commit()
     return result
 

@@ -40,6 +40,11 @@ class SetAdapterRequest(BaseModel):
     checkpoint_id: BodyId | None = Field(
         description="an adapter checkpoint of this skill on the track; null turns the skill's adapter off"
     )
+    force: bool = Field(
+        default=False,
+        description="activate an adapter the retention budget held (or that awaits its evaluation) anyway; "
+        "recorded on the checkpoint and its training job as a forced promotion",
+    )
 
 
 class AdapterGenerateRequest(GenerateRequest):

@@ -7,6 +7,8 @@ skill's entry, a per-skill rollback points one entry at an earlier adapter (or t
 leaves the others alone, and the playground answers with any subset of adapters on
 (worker/sdft/adapters.py loads them over the base). The head and the checkpoint tree work as on any
 track: each checkpoint is one adapter over the base, and that is what an evaluation of it measures.
+With a retention budget a new adapter is activated only once its evaluation keeps the budget
+(backend/retention: a held one leaves the previous adapter on; activating it anyway needs force).
 """
 
 from __future__ import annotations

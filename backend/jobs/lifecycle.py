@@ -203,7 +203,9 @@ def succeed(
                 .values(head_checkpoint_id=checkpoint.id)
                 .execution_options(synchronize_session=False)
             )
-        if job.skill_id is not None:  # a track of adapters: the skill's new adapter is the active one
+        if job.skill_id is not None and checkpoint.promotion is None:
+            # A track of adapters: the skill's new adapter is the active one (a gated one waits for
+            # its evaluation: backend/retention activates it, or keeps the previous one on).
             adapters.record(session, job.track_id, job.skill_id, checkpoint.id)
         session.execute(
             update(Job)

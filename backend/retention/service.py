@@ -7,6 +7,12 @@ transaction: "promoted" (head moves to it, unless someone moved the head meanwhi
 how much). A failed evaluation holds it too. A user may promote a held or pending checkpoint with
 force ("forced", recorded with who and when) or roll back as usual. Without a budget nothing
 changes: the training job promotes its checkpoint itself.
+
+On a track of one adapter per skill (backend/adapters) promotion also means activation: a pending
+adapter is not its skill's active adapter yet (the previous one stays on), "promoted" activates it
+(unless that skill's adapter was changed while it waited), "held" keeps the previous one and records
+which, and a forced promotion, or activating it with force through PUT /tracks/{id}/adapters/{skill},
+activates it with the same record.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from backend.adapters import service as adapters
 from backend.checkpoints.models import Checkpoint
 from backend.checkpoints.service import get_checkpoint
 from backend.db import utcnow
@@ -118,9 +125,18 @@ def apply_gate(session: Session, checkpoint_id: int, *, evaluation_job_id: int |
         "evaluation_job_id": evaluation_job_id,
         "violations": violations,
     }
+    per_skill = adapters.enabled(track) and checkpoint.skill_id is not None
+    active = (track.skill_adapters or {}).get(str(checkpoint.skill_id))
     if found:
         report["message"] = "held by the retention budget: " + "; ".join(v["message"] for v in violations)
+        if per_skill:  # the skill keeps the adapter it had
+            report["kept_adapter_id"] = active
+            report["message"] += "; not activated for its skill (" + (
+                f"adapter #{active} stays active)" if active is not None else "its adapter stays off)"
+            )
         return HELD if _decide(session, checkpoint, HELD, report) else None
+    if per_skill:
+        return _promote_adapter(session, track, checkpoint, active, report)
     # The head moves only from the parent: a rollback made while this waited is the user's choice.
     moved = session.execute(
         update(Track)
@@ -134,6 +150,33 @@ def apply_gate(session: Session, checkpoint_id: int, *, evaluation_job_id: int |
     )
     report["head_moved_meanwhile"] = head_moved_meanwhile
     return PROMOTED if _decide(session, checkpoint, PROMOTED, report) else None
+
+
+def _promote_adapter(
+    session: Session, track: Track, checkpoint: Checkpoint, active: int | None, report: dict[str, Any]
+) -> str | None:
+    """A track of adapters: the new adapter becomes head and its skill's active adapter, unless the
+    skill's adapter was changed while it waited (a per-skill rollback is the user's choice)."""
+    started_from = (
+        None if checkpoint.parent_id == adapters.root_id(session, track.id) else checkpoint.parent_id
+    )
+    changed_meanwhile = active != started_from
+    report["activated"] = not changed_meanwhile
+    now = f"changed to #{active}" if active is not None else "turned off"
+    report["message"] = "within the retention budget: activated for its skill" + (
+        f" (not activated: its skill's adapter was {now} while it waited)" if changed_meanwhile else ""
+    )
+    if not _decide(session, checkpoint, PROMOTED, report):
+        return None
+    session.execute(
+        update(Track)
+        .where(Track.id == track.id)
+        .values(head_checkpoint_id=checkpoint.id)
+        .execution_options(synchronize_session=False)
+    )
+    if not changed_meanwhile:
+        adapters.record(session, track.id, checkpoint.skill_id, checkpoint.id)  # type: ignore[arg-type]
+    return PROMOTED
 
 
 def evaluation_ended_without_result(session: Session, job_id: int, reason: str) -> None:
@@ -154,8 +197,9 @@ def evaluation_ended_without_result(session: Session, job_id: int, reason: str) 
     _decide(session, checkpoint, HELD, report)
 
 
-def promote(session: Session, checkpoint_id: int, *, force: bool, by: str) -> Checkpoint:
-    """Make a checkpoint head; a held or pending one needs force (recorded). 409 while a job trains."""
+def override(session: Session, checkpoint_id: int, *, force: bool, by: str) -> Checkpoint:
+    """Let a held or pending checkpoint be used despite the budget: 409 without force; with force the
+    promotion becomes "forced" (who, when, what it was) and a queue that waited on it goes on."""
     checkpoint = get_checkpoint(session, checkpoint_id)
     state = checkpoint.promotion
     if state in (HELD, PENDING):
@@ -183,7 +227,6 @@ def promote(session: Session, checkpoint_id: int, *, force: bool, by: str) -> Ch
             raise Conflict("the checkpoint's promotion changed meanwhile: reload and try again")
         session.refresh(checkpoint)
         _note_on_training_job(session, checkpoint, FORCED, forced)
-    rollback(session, checkpoint.track_id, checkpoint.id)
     if state == PENDING:  # the track's queue waited on this checkpoint: tell its next job to go
         waiting = session.scalars(
             select(Job)
@@ -193,4 +236,14 @@ def promote(session: Session, checkpoint_id: int, *, force: bool, by: str) -> Ch
         ).first()
         if waiting is not None:
             enqueue_after_commit(session, RUN_JOB, [waiting.id], queue=waiting.queue)
+    return checkpoint
+
+
+def promote(session: Session, checkpoint_id: int, *, force: bool, by: str) -> Checkpoint:
+    """Make a checkpoint head; a held or pending one needs force (recorded). 409 while a job trains.
+    On a track of adapters an adapter promoted this way also becomes its skill's active adapter."""
+    checkpoint = override(session, checkpoint_id, force=force, by=by)
+    track = rollback(session, checkpoint.track_id, checkpoint.id)
+    if adapters.enabled(track) and checkpoint.skill_id is not None and adapters.is_adapter(checkpoint, track):
+        adapters.record(session, track.id, checkpoint.skill_id, checkpoint.id)
     return checkpoint
