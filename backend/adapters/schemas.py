@@ -15,6 +15,11 @@ class AdapterVersion(BaseModel):
     job_id: int | None
     dataset_version_id: int | None
     created_at: datetime
+    promotion: str | None = Field(
+        default=None,
+        description="the retention gate's verdict: pending, promoted, held or forced (None: no budget)",
+    )
+    promotion_message: str | None = Field(default=None, description="why, e.g. which skill broke the budget")
 
 
 class SkillAdapter(BaseModel):

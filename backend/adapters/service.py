@@ -118,6 +118,8 @@ def track_adapters(session: Session, track_id: int) -> TrackAdapters:
                         job_id=c.job_id,
                         dataset_version_id=c.dataset_version_id,
                         created_at=c.created_at,
+                        promotion=c.promotion,
+                        promotion_message=(c.promotion_report or {}).get("message"),
                     )
                     for c in checkpoints
                     if c.skill_id == skill_id

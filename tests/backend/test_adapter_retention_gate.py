@@ -81,6 +81,11 @@ def test_an_adapter_is_activated_only_within_the_budget(client: TestClient, db_s
     assert job.summary["promotion"]["state"] == "held"
     listed = client.get(f"/api/tracks/{world.track.id}/adapters").json()["skills"][0]
     assert listed["active_checkpoint_id"] == first.id
+    assert [(v["checkpoint_id"], v["promotion"]) for v in listed["versions"]] == [
+        (second.id, "held"),
+        (first.id, "promoted"),
+    ]
+    assert "general probe dropped 10.0 points" in listed["versions"][0]["promotion_message"]
 
     # Activating it needs force, and the override is recorded on the checkpoint and its job.
     path = f"/api/tracks/{world.track.id}/adapters/{greet}"

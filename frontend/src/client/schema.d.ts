@@ -820,7 +820,9 @@ export interface paths {
         /**
          * Set Adapter
          * @description Per-skill rollback: make one of this skill's adapters the active one (or turn the skill off);
-         *     the other skills' adapters are untouched. The next job of this skill continues from it.
+         *     the other skills' adapters are untouched. The next job of this skill continues from it. An adapter
+         *     the retention budget held (or that awaits its evaluation) needs `force: true` (409 otherwise),
+         *     recorded as a forced promotion.
          */
         put: operations["adapters-set"];
         post?: never;
@@ -1135,6 +1137,16 @@ export interface components {
             dataset_version_id: number | null;
             /** Job Id */
             job_id: number | null;
+            /**
+             * Promotion
+             * @description the retention gate's verdict: pending, promoted, held or forced (None: no budget)
+             */
+            promotion?: string | null;
+            /**
+             * Promotion Message
+             * @description why, e.g. which skill broke the budget
+             */
+            promotion_message?: string | null;
         };
         /** ChatMessage */
         "ChatMessage-Output": {
@@ -2348,6 +2360,12 @@ export interface components {
              * @description an adapter checkpoint of this skill on the track; null turns the skill's adapter off
              */
             checkpoint_id: number | null;
+            /**
+             * Force
+             * @description activate an adapter the retention budget held (or that awaits its evaluation) anyway; recorded on the checkpoint and its training job as a forced promotion
+             * @default false
+             */
+            force?: boolean;
         };
         /** SkillAdapter */
         SkillAdapter: {

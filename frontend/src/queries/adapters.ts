@@ -17,15 +17,15 @@ export function useTrackAdapters(trackId: number) {
   });
 }
 
-/** Per-skill rollback: one skill's active adapter (null: off); the others stay. */
+/** Per-skill rollback: one skill's active adapter (null: off); the others stay. One the retention budget held needs force. */
 export function useSetSkillAdapter(trackId: number) {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: ({ skillId, checkpointId }: { skillId: number; checkpointId: number | null }) =>
+    mutationFn: ({ skillId, checkpointId, force = false }: { skillId: number; checkpointId: number | null; force?: boolean }) =>
       unwrap(
         api.PUT("/api/tracks/{track_id}/adapters/{skill_id}", {
           params: { path: { track_id: trackId, skill_id: skillId } },
-          body: { checkpoint_id: checkpointId },
+          body: { checkpoint_id: checkpointId, force },
         }),
       ),
     onSuccess: (adapters) => {

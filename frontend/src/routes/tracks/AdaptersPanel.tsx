@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from "react";
+import { ApiError } from "../../client/api";
 import { Field } from "../../components/Field";
 import { ErrorState, QueryView, SkeletonRows, Spinner } from "../../components/states";
 import { formatDate } from "../../lib/format";
@@ -48,9 +49,10 @@ export function AdaptersPanel({ trackId }: { trackId: number }) {
                       >
                         <option value="">off</option>
                         {skill.versions.map((version, index) => (
-                          <option key={version.checkpoint_id} value={version.checkpoint_id}>
+                          <option key={version.checkpoint_id} value={version.checkpoint_id} title={version.promotion_message ?? undefined}>
                             #{version.checkpoint_id} · {formatDate(version.created_at)}
                             {index === 0 ? " · newest" : ""}
+                            {version.promotion === "held" || version.promotion === "pending" ? ` · ${version.promotion} by the retention budget` : ""}
                           </option>
                         ))}
                       </select>
@@ -69,6 +71,13 @@ export function AdaptersPanel({ trackId }: { trackId: number }) {
               </tbody>
             </table>
             {setAdapter.isError && <ErrorState error={setAdapter.error} title="Not changed" />}
+            {setAdapter.isError && setAdapter.error instanceof ApiError && setAdapter.error.status === 409 && setAdapter.variables && (
+              <div className="row">
+                <button type="button" className="btn danger" onClick={() => setAdapter.mutate({ ...setAdapter.variables!, force: true })}>
+                  Activate anyway (recorded)
+                </button>
+              </div>
+            )}
             <TryAdapters trackId={trackId} adapterIds={activeAdapterIds(data.skills, on)} />
           </div>
         )

@@ -40,7 +40,7 @@ it("rolls one skill back and answers with the adapters left on", async () => {
 
   await userEvent.selectOptions(await screen.findByLabelText("greet adapter"), "2");
   const put = server.requests.find((r) => r.method === "PUT")!;
-  expect(await put.json()).toEqual({ checkpoint_id: 2 });
+  expect(await put.json()).toEqual({ checkpoint_id: 2, force: false });
   expect(await screen.findByDisplayValue(/#2 ·/)).toBeInTheDocument();
   expect(screen.getByLabelText("shout adapter")).toHaveValue("4"); // the other skill is untouched
 
@@ -50,4 +50,32 @@ it("rolls one skill back and answers with the adapters left on", async () => {
   expect(await screen.findByTestId("adapter-answer")).toHaveTextContent("Hello!");
   const post = server.requests.find((r) => r.method === "POST")!;
   expect(await post.json()).toMatchObject({ messages: [{ role: "user", content: "Hi" }], adapters: [2] });
+});
+
+it("says which adapter the retention budget held, and activates it anyway only with force", async () => {
+  const held = { ...version(7), promotion: "held", promotion_message: "held by the retention budget: the general probe dropped 10.0 points (budget 2.0)" };
+  const withHeld: TrackAdapters = { ...adapters, skills: [{ ...adapters.skills[0]!, versions: [held, version(5), version(2)] }, adapters.skills[1]!] };
+  server.routes.push(["GET", /\/api\/tracks\/3\/adapters$/, () => withHeld]);
+  server.routes.push([
+    "PUT",
+    /\/api\/tracks\/3\/adapters\/1$/,
+    async (request) =>
+      (await request.json()).force
+        ? { ...withHeld, skills: [{ ...withHeld.skills[0]!, active_checkpoint_id: 7 }, withHeld.skills[1]!] }
+        : [409, { detail: { code: "conflict", message: "checkpoint 7 held by the retention budget: the general probe dropped 10.0 points" } }],
+  ]);
+  renderWithProviders(<AdaptersPanel trackId={3} />);
+
+  const select = await screen.findByLabelText("greet adapter");
+  expect(screen.getByRole("option", { name: /#7 .* held by the retention budget/ })).toBeInTheDocument();
+  await userEvent.selectOptions(select, "7");
+  expect(await screen.findByText(/general probe dropped 10\.0 points/)).toBeInTheDocument();
+  expect(select).toHaveValue("5"); // refused: the previous adapter stays active
+  await userEvent.click(screen.getByRole("button", { name: "Activate anyway (recorded)" }));
+  expect(await screen.findByDisplayValue(/#7 ·/)).toBeInTheDocument();
+  const bodies = await Promise.all(server.requests.filter((r) => r.method === "PUT").map((r) => r.json()));
+  expect(bodies).toEqual([
+    { checkpoint_id: 7, force: false },
+    { checkpoint_id: 7, force: true },
+  ]);
 });
