@@ -2,15 +2,19 @@
 
     .venv/bin/python bench/ingest.py                       # both databases, 100,000 rows
     .venv/bin/python bench/ingest.py --rows 20000 --databases sqlite
+    git archive <commit> backend migrations alembic.ini | tar -x -C /tmp/ingest-old
+    .venv/bin/python bench/ingest.py --baseline /tmp/ingest-old   # old API code side by side
 
-For each database the script migrates a fresh one (PostgreSQL: a schema of its own on
---postgres-url, dropped afterwards; SQLite: a temporary folder), starts uvicorn on a free port,
-creates a skill and streams the file to POST /api/skills/{id}/datasets/preview (receive + one
-parse pass, stores nothing) and then to POST /api/skills/{id}/datasets (receive, validate and hash,
-second pass with batched inserts, commit). The API process's resident memory is sampled from
-/proc/<pid>/status every 10 ms while each request is in flight. A parse-only pass in this process
-(the same `iter_rows` the service uses) splits the upload's time into receive + parse and insert.
-Prints a table and writes bench/results/ingest.json.
+For each database (and each API tree: the baseline's, then this checkout's, one after the other on
+the same file) the script migrates a fresh database (PostgreSQL: a schema of its own on
+--postgres-url, dropped afterwards; SQLite: a temporary folder), starts uvicorn from that tree on a
+free port, creates a skill and streams the file to POST /api/skills/{id}/datasets/preview (receive
++ one parse pass, stores nothing) and then to POST /api/skills/{id}/datasets (receive, then
+validate, hash and store the rows, then commit). The API process's resident memory is sampled from
+/proc/<pid>/status every 10 ms while each request is in flight. Upload minus preview is what
+storing the rows costs on top of receiving and parsing. The machine's load average is recorded
+before and after each run (the numbers are only comparable at similar load). Prints a table and
+writes bench/results/ingest.json.
 """
 
 from __future__ import annotations
@@ -204,9 +208,10 @@ def database(kind: str, postgres_url: str, data_dir: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def server_env(url: str, data_dir: Path) -> dict[str, str]:
+def server_env(url: str, data_dir: Path, tree: Path = REPO_ROOT) -> dict[str, str]:
     return {
         **os.environ,
+        "PYTHONPATH": str(tree),  # the API code under test, ahead of the editable install
         "DATABASE_URL": url,
         "DATA_DIR": str(data_dir),
         "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
@@ -225,14 +230,15 @@ def migrate(url: str, data_dir: Path) -> None:
 
 
 @contextmanager
-def api_server(url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
-    """uvicorn (one process, as `make run` starts it) on a free port; yields (base URL, pid)."""
+def api_server(url: str, data_dir: Path, tree: Path) -> Iterator[tuple[str, int]]:
+    """uvicorn (one process, as `make run` starts it) serving `tree`'s API code on a free port;
+    yields (base URL, pid)."""
     port = free_port()
     log = (data_dir / "uvicorn.log").open("wb")
     process = subprocess.Popen(
         [str(VENV_BIN / "uvicorn"), "backend.main:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=server_env(url, data_dir),
+        cwd=tree,
+        env=server_env(url, data_dir, tree),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -296,10 +302,10 @@ def count_stored_rows(url: str, version_id: int) -> int:
         engine.dispose()
 
 
-def raw_insert_rates(url: str, file: Path) -> dict[str, float]:
+def raw_insert_rates(url: str, file: Path, skill_id: int) -> dict[str, float]:
     """Rows/s of the bare insert methods on the same rows and database, right now (the machine is
     shared, so the API's numbers are read against these): SQLAlchemy Core executemany in batches
-    of 1000 (what the service does) and psycopg COPY."""
+    of 1000 (what the service did up to 113ba71) and psycopg COPY (what it does since)."""
     from sqlalchemy import Table, create_engine, insert, text
 
     from backend.datasets.models import Demonstration
@@ -310,17 +316,11 @@ def raw_insert_rates(url: str, file: Path) -> dict[str, float]:
     table = Demonstration.__table__
     assert isinstance(table, Table)
     with engine.begin() as connection:
-        skill_id = connection.execute(
-            text(
-                "INSERT INTO skill (name, description, scorer, scorer_config, created_at) "
-                "VALUES ('raw-inserts', '', 'exact', '{}', now()) RETURNING id"
-            )
-        ).scalar_one()
         version_id = connection.execute(
             text(
                 "INSERT INTO dataset_version (skill_id, version, sha256, filename, format, n_examples, "
                 "n_train, n_eval, n_rejected, report, created_at) "
-                "VALUES (:skill, 1, 'raw', 'raw', 'jsonl', 0, 0, 0, 0, '{}', now()) RETURNING id"
+                "VALUES (:skill, 1000, 'raw', 'raw', 'jsonl', 0, 0, 0, 0, '{}', now()) RETURNING id"
             ),
             {"skill": skill_id},
         ).scalar_one()
@@ -366,16 +366,19 @@ def raw_insert_rates(url: str, file: Path) -> dict[str, float]:
         rates["copy_rows_per_s"] = len(rows) / (time.perf_counter() - started)
     finally:
         with engine.begin() as connection:
-            connection.execute(text("DELETE FROM skill WHERE id = :s"), {"s": skill_id})
+            connection.execute(text("DELETE FROM dataset_version WHERE id = :v"), {"v": version_id})
         engine.dispose()
     return rates
 
 
-def bench_database(kind: str, *, file: Path, rows: int, postgres_url: str, parse_s: float) -> dict[str, Any]:
+def bench_database(
+    kind: str, *, code: str, tree: Path, file: Path, rows: int, postgres_url: str, raw_rates: bool
+) -> dict[str, Any]:
+    load_before = os.getloadavg()
     with (
         tempfile.TemporaryDirectory(prefix=f"ingest-{kind}-") as folder,
         database(kind, postgres_url, Path(folder)) as url,
-        api_server(url, Path(folder)) as (base, pid),
+        api_server(url, Path(folder), tree) as (base, pid),
     ):
         sampler = RssSampler(pid)
         headers = admin_headers(base, Path(folder))
@@ -396,21 +399,25 @@ def bench_database(kind: str, *, file: Path, rows: int, postgres_url: str, parse
             version = upload.json()
             upload_peak = dict(sampler.peak_kib)
         stored = count_stored_rows(url, version["id"])
-        reference = raw_insert_rates(url, file) if kind == "postgresql" else {}
+        reference = raw_insert_rates(url, file, skill_id) if kind == "postgresql" and raw_rates else {}
     if version["n_examples"] != rows or stored != rows:
         raise RuntimeError(f"expected {rows} rows, version says {version['n_examples']}, table has {stored}")
-    # The upload = receive + parse (validate, hash) + parse again while inserting + commit; the
-    # preview = receive + parse. So upload - preview - one parse pass is the insert and commit.
-    insert_s = max(upload_s - preview_s - parse_s, 1e-9)
+    # The preview = receive + one parse pass; the upload = receive + parse + store + commit (the
+    # baseline parsed twice: once to validate and hash, again while inserting). Upload - preview
+    # is what storing costs on top of receiving and parsing once.
+    store_s = max(upload_s - preview_s, 1e-9)
     mib = 1 / 1024
     return {
         "database": kind,
+        "code": code,
         "rows": rows,
         "upload_s": upload_s,
         "rows_per_s": rows / upload_s,
         "preview_s": preview_s,
-        "insert_s": insert_s,
-        "insert_rows_per_s": rows / insert_s,
+        "store_s": store_s,
+        "store_rows_per_s": rows / store_s,
+        "loadavg_before": list(load_before),
+        "loadavg_after": list(os.getloadavg()),
         "idle_rss_mib": idle["VmRSS"] * mib,
         "preview_peak_rss_mib": preview_peak["VmRSS"] * mib,
         "preview_peak_anon_mib": preview_peak["RssAnon"] * mib,
@@ -428,11 +435,13 @@ def bench_database(kind: str, *, file: Path, rows: int, postgres_url: str, parse
 
 COLUMNS = [
     ("database", "database", "{}"),
+    ("code", "code", "{}"),
+    ("load 1m", "load_1m", "{:.1f}"),
     ("upload s", "upload_s", "{:.2f}"),
     ("rows/s", "rows_per_s", "{:,.0f}"),
     ("preview s", "preview_s", "{:.2f}"),
-    ("insert s", "insert_s", "{:.2f}"),
-    ("insert rows/s", "insert_rows_per_s", "{:,.0f}"),
+    ("store s", "store_s", "{:.2f}"),
+    ("store rows/s", "store_rows_per_s", "{:,.0f}"),
     ("idle RSS MiB", "idle_rss_mib", "{:.0f}"),
     ("peak RSS MiB", "upload_peak_rss_mib", "{:.0f}"),
     ("of it anon", "upload_peak_anon_mib", "{:.0f}"),
@@ -442,7 +451,8 @@ COLUMNS = [
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    cells = [[fmt.format(result[key]) for _, key, fmt in COLUMNS] for result in results]
+    rows = [{**result, "load_1m": result["loadavg_before"][0]} for result in results]
+    cells = [[fmt.format(row[key]) for _, key, fmt in COLUMNS] for row in rows]
     widths = [max(len(title), *(len(row[i]) for row in cells)) for i, (title, _, _) in enumerate(COLUMNS)]
     print("  ".join(title.rjust(width) for (title, _, _), width in zip(COLUMNS, widths, strict=True)))
     for row in cells:
@@ -457,7 +467,15 @@ def main() -> None:
     parser.add_argument("--databases", default="postgresql,sqlite")
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL))
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a tree with older API code (backend/, migrations/, alembic.ini) to run side by side",
+    )
+    parser.add_argument("--baseline-label", default="baseline")
     args = parser.parse_args()
+    trees = [(args.baseline_label, args.baseline.resolve())] if args.baseline else []
+    trees.append(("current", REPO_ROOT))
 
     with tempfile.TemporaryDirectory(prefix="ingest-data-") as folder:
         file = Path(folder) / "demonstrations.jsonl"
@@ -469,10 +487,33 @@ def main() -> None:
             f"({args.rows / parse_s:,.0f} rows/s)"
         )
         results = [
-            bench_database(kind, file=file, rows=args.rows, postgres_url=args.postgres_url, parse_s=parse_s)
+            bench_database(
+                kind,
+                code=code,
+                tree=tree,
+                file=file,
+                rows=args.rows,
+                postgres_url=args.postgres_url,
+                raw_rates=tree == REPO_ROOT,
+            )
             for kind in args.databases.split(",")
+            for code, tree in trees
         ]
     print_table(results)
+    ratios = {}
+    for kind in args.databases.split(","):
+        by_code = {result["code"]: result for result in results if result["database"] == kind}
+        if args.baseline:
+            old, new = by_code[args.baseline_label], by_code["current"]
+            ratios[kind] = {
+                "rows_per_s": new["rows_per_s"] / old["rows_per_s"],
+                "upload_peak_rss": new["upload_peak_rss_mib"] / old["upload_peak_rss_mib"],
+                "upload_anon_growth_mib_delta": new["upload_anon_growth_mib"] - old["upload_anon_growth_mib"],
+            }
+            print(
+                f"{kind}: current / {args.baseline_label}: rows/s x{ratios[kind]['rows_per_s']:.2f}, "
+                f"peak RSS x{ratios[kind]['upload_peak_rss']:.2f}"
+            )
     for result in results:
         if "copy_rows_per_s" in result:
             print(
@@ -487,15 +528,19 @@ def main() -> None:
         "parse_pass_s": parse_s,
         "parse_rows_per_s": args.rows / parse_s,
         "results": results,
+        "current_over_baseline": ratios,
+        "baseline": str(args.baseline) if args.baseline else None,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "loadavg_at_end": list(os.getloadavg()),
         },
         "method": "rows/s = rows / wall time of the upload request as the client sees it; memory "
         "sampled from /proc/<pid>/status every 10 ms during each request: VmRSS = RssAnon (heap) + "
         "RssFile (mapped files, including the memory-mapped upload: page cache, reclaimable) + "
-        "RssShmem; insert s = upload - preview - one in-process parse pass.",
+        "RssShmem; store s = upload - preview (storing on top of receiving and parsing once); "
+        "loadavg_before/after = os.getloadavg() around each run (a shared 2-core machine).",
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
