@@ -14,11 +14,11 @@ import torch
 
 from tests.sdft.test_train import EXAMPLES
 from worker.sdft.config import TrainConfig
-from worker.sdft.divergence import completion_token_stats
-from worker.sdft.fused_head import HeadWeights, fused_completion_loss, head_weights
+from worker.sdft.divergence import completion_nll_stats, completion_token_stats
+from worker.sdft.fused_head import HeadWeights, fused_completion_loss, fused_nll_loss, head_weights
 from worker.sdft.prompts import build_prompt_pair
 from worker.sdft.rollout import TransformersRolloutEngine
-from worker.sdft.steps import sdft_step
+from worker.sdft.steps import sdft_step, sft_step
 from worker.sdft.teacher import Teachers
 from worker.sdft.train import prepare_model
 
@@ -240,3 +240,43 @@ def test_under_bf16_autocast_the_head_runs_in_bf16_like_the_model_would() -> Non
     # bf16 matmuls on both sides, rounded in different places: agreement to bf16's precision.
     torch.testing.assert_close(hidden.grad, expected_grads[0], rtol=2e-2, atol=2e-2)
     torch.testing.assert_close(weight.grad, expected_grads[1], rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 6])
+def test_fused_nll_equals_the_chunked_cross_entropy(chunk_size: int | None) -> None:
+    problem = _problem(5, bias=True)
+    hidden, weight, bias = (_leaf(problem[k]) for k in ("student_hidden", "student_weight", "student_bias"))
+    loss, stats = fused_nll_loss(
+        hidden, problem["targets"], problem["weights"], head=HeadWeights(weight, bias), chunk_size=chunk_size
+    )
+    loss.backward()
+    reference = [_leaf(problem[k]) for k in ("student_hidden", "student_weight", "student_bias")]
+    expected = completion_nll_stats(
+        reference[0],
+        problem["targets"],
+        head=lambda rows: torch.nn.functional.linear(rows, reference[1], reference[2]),
+        chunk_size=None,
+    )
+    (expected.divergence * problem["weights"]).sum().backward()
+    torch.testing.assert_close(stats.divergence, expected.divergence.detach())
+    torch.testing.assert_close(stats.student_entropy, expected.student_entropy)
+    for got, want in zip((hidden, weight, bias), reference, strict=True):
+        torch.testing.assert_close(got.grad, want.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_an_sft_step_has_the_same_loss_and_gradients_fused_or_not(tiny) -> None:
+    config = TrainConfig(method="sft", batch_size=3, grad_accum=3, loss_chunk_size=5)
+    pairs = [build_prompt_pair(tiny.tokenizer, e, template=config.teacher_template) for e in EXAMPLES[:3]]
+    results = []
+    for fused in (True, False):
+        tiny.model.zero_grad(set_to_none=True)
+        totals = sft_step(
+            loaded=tiny, pairs=pairs, config=config, autocast=contextlib.nullcontext(), fused=fused
+        )
+        grads = {name: p.grad.clone() for name, p in tiny.model.named_parameters() if p.grad is not None}
+        results.append((totals.get("loss"), grads))
+    (fused_loss, fused_grads), (plain_loss, plain_grads) = results
+    assert fused_loss > 0 and fused_loss == pytest.approx(plain_loss, rel=1e-5)
+    assert fused_grads.keys() == plain_grads.keys() and fused_grads
+    for name, grad in fused_grads.items():
+        torch.testing.assert_close(grad, plain_grads[name], rtol=1e-4, atol=1e-6, msg=name)

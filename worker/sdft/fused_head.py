@@ -115,16 +115,20 @@ def _chunk_loop(
     target_ids: torch.Tensor,
     token_weights: torch.Tensor,
     student: HeadWeights,
-    teacher: HeadWeights,
+    teacher: HeadWeights | None,
     options: dict[str, Any],
     *,
     grad_hidden: torch.Tensor | None,
     grad_weight: torch.Tensor | None,
     grad_bias: torch.Tensor | None,
 ) -> tuple[torch.Tensor, ...]:
-    """Loss, per-token stats; fills the gradient buffers given (None: that gradient is not wanted)."""
+    """Loss, per-token stats; fills the gradient buffers given (None: that gradient is not wanted).
+
+    Without a teacher the per-token value is SFT's cross-entropy: forward KL from the one-hot target,
+    whose gradient is p_S - onehot.
+    """
     student_head = _Head(student, student_hidden)
-    teacher_head = _Head(teacher, teacher_hidden)
+    teacher_head = None if teacher is None else _Head(teacher, teacher_hidden)
     rows = student_hidden.shape[0]
     chunk_size = options["chunk_size"] or rows
     pieces: list[tuple[torch.Tensor, ...]] = []
@@ -135,23 +139,27 @@ def _chunk_loop(
             stop = start + chunk_size
             hidden = student_hidden[start:stop]  # (n, H)
             student_logits = student_head.logits(hidden)  # (n, V)
-            teacher_logprobs = torch.log_softmax(teacher_head.logits(teacher_hidden[start:stop]), dim=-1)
-            value, logit_grad, student_logprobs = _value_and_logit_grad(
-                student_logits,
-                teacher_logprobs,
-                divergence=options["divergence"],
-                beta=options["beta"],
-                top_k=options["top_k"],
-            )
             targets = target_ids[start:stop, None]
-            pieces.append(
-                (
-                    value,
-                    student_logprobs.gather(-1, targets).squeeze(-1),
-                    teacher_logprobs.gather(-1, targets).squeeze(-1),
-                    -(student_logprobs.exp() * student_logprobs).sum(-1),
+            if teacher_head is None:
+                student_logprobs = torch.log_softmax(student_logits, dim=-1)
+                student_chosen = student_logprobs.gather(-1, targets).squeeze(-1)
+                value, teacher_chosen = -student_chosen, torch.zeros_like(student_chosen)
+                logit_grad = student_logprobs.exp().scatter_add_(
+                    -1, targets, -torch.ones_like(value[:, None])
                 )
-            )
+            else:
+                teacher_logprobs = torch.log_softmax(teacher_head.logits(teacher_hidden[start:stop]), dim=-1)
+                value, logit_grad, student_logprobs = _value_and_logit_grad(
+                    student_logits,
+                    teacher_logprobs,
+                    divergence=options["divergence"],
+                    beta=options["beta"],
+                    top_k=options["top_k"],
+                )
+                student_chosen = student_logprobs.gather(-1, targets).squeeze(-1)
+                teacher_chosen = teacher_logprobs.gather(-1, targets).squeeze(-1)
+            entropy = -(student_logprobs.exp() * student_logprobs).sum(-1)
+            pieces.append((value, student_chosen, teacher_chosen, entropy))
             if grad_hidden is None and grad_weight is None and grad_bias is None:
                 continue
             logit_grad = logit_grad * token_weights[start:stop, None]  # (n, V)
@@ -182,7 +190,7 @@ class _FusedDivergence(torch.autograd.Function):
         target_ids: torch.Tensor,
         token_weights: torch.Tensor,
         student_softcap: float | None,
-        teacher: HeadWeights,
+        teacher: HeadWeights | None,
         options: dict[str, Any],
     ) -> tuple[torch.Tensor, ...]:
         def buffer(tensor: torch.Tensor | None, index: int) -> torch.Tensor | None:
@@ -217,6 +225,47 @@ class _FusedDivergence(torch.autograd.Function):
         return (*grads, None, None, None, None, None, None)
 
 
+def _run(
+    student_hidden: torch.Tensor,
+    teacher_hidden: torch.Tensor,
+    target_ids: torch.Tensor,
+    token_weights: torch.Tensor,
+    student: HeadWeights,
+    teacher: HeadWeights | None,
+    options: dict[str, Any],
+) -> tuple[torch.Tensor, TokenStats]:
+    token_weights = token_weights.detach().float()
+    if student_hidden.shape[0] == 0:
+        empty = student_hidden.new_zeros(0, dtype=torch.float32)
+        return student_hidden.sum() * 0.0, TokenStats(empty, empty, empty, empty)
+    if not torch.is_grad_enabled():
+        loss, *stats = _chunk_loop(
+            student_hidden,
+            teacher_hidden,
+            target_ids,
+            token_weights,
+            student,
+            teacher,
+            options,
+            grad_hidden=None,
+            grad_weight=None,
+            grad_bias=None,
+        )
+        return loss, TokenStats(*stats)
+    loss, *stats = _FusedDivergence.apply(  # type: ignore[no-untyped-call]
+        student_hidden,
+        student.weight,
+        student.bias,
+        teacher_hidden,
+        target_ids,
+        token_weights,
+        student.softcap,
+        teacher,
+        options,
+    )
+    return loss, TokenStats(*stats)
+
+
 def fused_completion_loss(
     student_hidden: torch.Tensor,
     teacher_hidden: torch.Tensor,
@@ -242,33 +291,20 @@ def fused_completion_loss(
         teacher_head.softcap,
     )
     options = {"divergence": divergence, "beta": beta, "top_k": top_k, "chunk_size": chunk_size}
-    token_weights = token_weights.detach().float()
-    if student_hidden.shape[0] == 0:
-        empty = student_hidden.new_zeros(0, dtype=torch.float32)
-        return student_hidden.sum() * 0.0, TokenStats(empty, empty, empty, empty)
-    if not torch.is_grad_enabled():
-        loss, *stats = _chunk_loop(
-            student_hidden,
-            teacher_hidden.detach(),
-            target_ids,
-            token_weights,
-            student_head,
-            teacher,
-            options,
-            grad_hidden=None,
-            grad_weight=None,
-            grad_bias=None,
-        )
-        return loss, TokenStats(*stats)
-    loss, *stats = _FusedDivergence.apply(  # type: ignore[no-untyped-call]
-        student_hidden,
-        student_head.weight,
-        student_head.bias,
-        teacher_hidden.detach(),
-        target_ids,
-        token_weights,
-        student_head.softcap,
-        teacher,
-        options,
+    return _run(
+        student_hidden, teacher_hidden.detach(), target_ids, token_weights, student_head, teacher, options
     )
-    return loss, TokenStats(*stats)
+
+
+def fused_nll_loss(
+    hidden: torch.Tensor,
+    target_ids: torch.Tensor,
+    token_weights: torch.Tensor,
+    *,
+    head: HeadWeights,
+    chunk_size: int | None = 256,
+) -> tuple[torch.Tensor, TokenStats]:
+    """SFT's sum_t token_weights[t] * -log p(target_t), fused like the divergence; per-token NLL in
+    the stats' `divergence` (teacher_logprob is 0)."""
+    options = {"divergence": "nll", "beta": 0.0, "top_k": None, "chunk_size": chunk_size}
+    return _run(hidden, hidden.new_zeros(0), target_ids, token_weights, head, None, options)

@@ -18,7 +18,7 @@ import torch
 from worker.sdft.batching import PackedBatch, completion_hidden, output_head, pack, scoring_hidden
 from worker.sdft.config import TrainConfig
 from worker.sdft.divergence import TokenStats, completion_nll_stats, completion_token_stats
-from worker.sdft.fused_head import fused_completion_loss, head_weights
+from worker.sdft.fused_head import fused_completion_loss, fused_nll_loss, head_weights
 from worker.sdft.logprobs import token_traces
 from worker.sdft.models import LoadedModel
 from worker.sdft.prompts import PromptPair, demonstration_ids
@@ -41,13 +41,6 @@ class Totals:
     def ratio(self, numerator: str, denominator: str) -> float:
         count = self.get(denominator)
         return self.get(numerator) / count if count else 0.0
-
-
-def _per_sequence_means(per_token: torch.Tensor, rows: torch.Tensor, num_sequences: int) -> torch.Tensor:
-    """(N,) packed values -> (num_sequences,) mean of each sequence's tokens (0 for a sequence with none)."""
-    totals = per_token.new_zeros(num_sequences).index_add(0, rows, per_token)
-    counts = torch.bincount(rows, minlength=num_sequences).clamp(min=1).to(per_token.dtype)
-    return totals / counts
 
 
 def _token_weights(batch: PackedBatch, sequences_with_tokens: int) -> torch.Tensor:
@@ -244,8 +237,12 @@ def sft_step(
     pairs: list[PromptPair],
     config: TrainConfig,
     autocast: AbstractContextManager[Any],
+    fused: bool = True,
 ) -> Totals:
-    """Cross-entropy on the demonstrations; gradients are left in the student's .grad."""
+    """Cross-entropy on the demonstrations; gradients are left in the student's .grad.
+
+    Fused with the LM head like the SDFT divergence when the head is a plain linear layer.
+    """
     student = loaded.model
     totals = Totals()
     targets = [
@@ -253,7 +250,7 @@ def sft_step(
     ]
     totals.add("sequences", len(pairs))
     totals.add("completion_tokens", sum(len(t) for t in targets))
-    student_head = output_head(student)
+    fused_head = head_weights(student) if fused else None
     student.train()
     for micro in _micro_batches(len(pairs), config.grad_accum):
         started = time.perf_counter()
@@ -265,11 +262,20 @@ def sft_step(
         )
         with autocast:
             hidden = completion_hidden(student, batch)  # (N, H)
-            stats = completion_nll_stats(
-                hidden, batch.target_ids, head=student_head, chunk_size=config.loss_chunk_size
-            )
-        per_sequence = _per_sequence_means(stats.divergence, batch.rows, len(micro))
-        loss = per_sequence.sum() / len(pairs)
+            token_weights = _token_weights(batch, len(pairs))  # every demonstration has tokens (its EOS)
+            if fused_head is not None:
+                loss, stats = fused_nll_loss(
+                    hidden,
+                    batch.target_ids,
+                    token_weights,
+                    head=fused_head,
+                    chunk_size=config.loss_chunk_size,
+                )
+            else:
+                stats = completion_nll_stats(
+                    hidden, batch.target_ids, head=output_head(student), chunk_size=config.loss_chunk_size
+                )
+                loss = (stats.divergence * token_weights).sum()
         loss.backward()
         totals.add("loss", float(loss.detach()))
         totals.add("loss_tokens", stats.divergence.numel())
