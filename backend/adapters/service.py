@@ -90,6 +90,21 @@ def adapter_checkpoint(session: Session, track: Track, checkpoint_id: int, *, fi
     return checkpoint
 
 
+def measured_set(track: Track, checkpoint: Checkpoint) -> list[int] | None:
+    """What an evaluation of an adapter measures on a track of adapters: the base with this adapter on
+    for its skill and every other skill's active adapter on too, the set the playground serves once it
+    is active, so the regression matrix shows what activating it does to the other skills. None: not
+    an adapter of such a track (the checkpoint alone is measured, the base model for the root)."""
+    if not enabled(track) or checkpoint.skill_id is None or not is_adapter(checkpoint, track):
+        return None
+    others = sorted(
+        (int(skill), int(ckpt))
+        for skill, ckpt in (track.skill_adapters or {}).items()
+        if int(skill) != checkpoint.skill_id
+    )
+    return [checkpoint.id, *(ckpt for _, ckpt in others)]
+
+
 def track_adapters(session: Session, track_id: int) -> TrackAdapters:
     track = get_track(session, track_id)
     active = {int(skill): int(ckpt) for skill, ckpt in (track.skill_adapters or {}).items()}

@@ -22,7 +22,12 @@ router = APIRouter(prefix="/api", tags=["evaluations"], dependencies=[Authorized
 def queue_evaluation(
     checkpoint_id: Id, session: SessionDep, body: EvaluationRequest | None = None
 ) -> JobRead:
-    """Evaluate a checkpoint on every skill of its track and on the general probe (an evaluation job)."""
+    """Evaluate a checkpoint on every skill of its track and on the general probe (an evaluation job).
+
+    On a track of one LoRA adapter per skill, an adapter is measured together with the other skills'
+    active adapters (the base with this adapter on for its skill and every other skill's active one):
+    the set the playground serves once it is active. The job's `config.adapters` (and `summary.adapters`)
+    name that set; the base checkpoint is measured alone."""
     job = service.queue_evaluation(session, checkpoint_id, body or EvaluationRequest())
     session.commit()
     return JobRead.model_validate(job)
@@ -48,7 +53,10 @@ def get_evaluation(evaluation_id: Id, session: SessionDep) -> EvaluationDetail:
     "/tracks/{track_id}/regression",
     response_model=RegressionMatrix,
     operation_id="evaluations-regression",
-    description=(matrix.__doc__ or "").strip(),
+    description=(matrix.__doc__ or "").strip()
+    + "\n\nOn a track of one LoRA adapter per skill, an adapter's row is measured with every other skill's "
+    "active adapter on as well (the set the playground serves once that adapter is active); the base "
+    "model's row is the base alone.",
 )
 def regression(
     track_id: Id,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.adapters import service as adapters
 from backend.checkpoints.models import Checkpoint
 from backend.checkpoints.service import get_checkpoint
 from backend.db import utcnow
@@ -34,7 +35,8 @@ class SkillEvalSet:
 
 
 def queue_evaluation(session: Session, checkpoint_id: int, request: EvaluationRequest) -> Job:
-    """Queue an evaluation job for a checkpoint (an already waiting one is reused)."""
+    """Queue an evaluation job for a checkpoint (an already waiting one is reused). On a track of one
+    adapter per skill the job's config names the adapters measured together (adapters.measured_set)."""
     checkpoint = get_checkpoint(session, checkpoint_id)
     waiting = session.scalars(
         select(Job).where(
@@ -48,7 +50,7 @@ def queue_evaluation(session: Session, checkpoint_id: int, request: EvaluationRe
         track_id=checkpoint.track_id,
         checkpoint_id=checkpoint_id,
         method="eval",
-        config=request.model_dump(exclude={"queue"}),
+        config=_config(session, checkpoint, request),
         queue=request.queue,
         state="queued",
         enqueued_at=utcnow(),
@@ -57,6 +59,15 @@ def queue_evaluation(session: Session, checkpoint_id: int, request: EvaluationRe
     session.flush()
     enqueue_after_commit(session, RUN_JOB, [job.id], queue=job.queue)
     return job
+
+
+def _config(session: Session, checkpoint: Checkpoint, request: EvaluationRequest) -> dict[str, Any]:
+    config = request.model_dump(exclude={"queue"})
+    track = get_track(session, checkpoint.track_id)
+    measured = adapters.measured_set(track, checkpoint)
+    if measured is not None:
+        config["adapters"] = measured
+    return config
 
 
 def track_eval_sets(session: Session, track_id: int) -> list[SkillEvalSet]:

@@ -130,3 +130,31 @@ def test_a_full_checkpoint_is_no_adapter_and_a_plain_track_has_none(
         ).status_code
         == 422
     )
+
+
+def test_an_adapter_is_evaluated_with_the_other_skills_active_adapters(
+    client: TestClient, db_session: Session
+) -> None:
+    (a, va), (b, vb) = (make_skill_with_version(db_session, name) for name in ("greet", "shout"))
+    db_session.commit()
+    track = client.post("/api/tracks", json={"name": "t", "base_model": "tiny", "adapter_per_skill": True})
+    track_id, root = track.json()["id"], track.json()["head_checkpoint_id"]
+    _, a1 = run(client, db_session, track_id, a.id, va.id)
+    _, b1 = run(client, db_session, track_id, b.id, vb.id)
+    _, a2 = run(client, db_session, track_id, a.id, va.id)
+
+    def measured(checkpoint_id: int) -> list[int] | None:
+        job = client.post(f"/api/checkpoints/{checkpoint_id}/evaluate", json={"general_probe": False})
+        assert job.status_code == 202, job.text
+        return job.json()["config"].get("adapters")
+
+    # An adapter with the other skills' active adapters: what the playground serves once it is active.
+    assert measured(a1) == [a1, b1]  # an older greet adapter replaces the active a2, shout stays on
+    assert measured(b1) == [b1, a2]
+    assert measured(root) is None  # the base model alone
+    client.put(f"/api/tracks/{track_id}/adapters/{b.id}", json={"checkpoint_id": None})
+    assert measured(a2) == [a2]  # shout is off
+
+    plain = client.post("/api/tracks", json={"name": "p", "base_model": "tiny"}).json()
+    _, full = run(client, db_session, plain["id"], a.id, va.id)
+    assert measured(full) is None  # a track of one stacked model measures the checkpoint alone

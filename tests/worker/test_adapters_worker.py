@@ -1,5 +1,6 @@
 """One adapter per skill through a real worker: two skills train their own LoRA adapters from the
-tiny base, and the playground answers with either, both or none of them on."""
+tiny base, the playground answers with either, both or none of them on, and an evaluation measures an
+adapter together with the other skill's active one."""
 
 from __future__ import annotations
 
@@ -52,3 +53,14 @@ def test_skills_train_separate_adapters_and_the_playground_switches_them(
     # Switched on the warm model without a reload, greedy: the same set answers the same.
     assert outputs["both again"] == outputs["both"]
     assert len({outputs["both"], outputs["a"], outputs["none"]}) > 1
+
+    # The evaluation of b's adapter measures the base with a's active adapter on too.
+    evaluation = client.post(
+        f"/api/checkpoints/{ck_b}/evaluate", json={"general_probe": False, "max_new_tokens": 4}
+    ).json()
+    assert evaluation["config"]["adapters"] == [ck_b, ck_a]
+    evaluation = wait_for(client, evaluation["id"], worker, lambda j: j["state"] in TERMINAL)
+    assert evaluation["state"] == "succeeded", evaluation["error"]
+    assert evaluation["summary"]["adapters"] == [ck_b, ck_a]
+    results = client.get(f"/api/checkpoints/{ck_b}/evaluations").json()
+    assert sorted(r["skill_id"] for r in results) == sorted([a.id, b.id])

@@ -1,4 +1,7 @@
-"""Glue for evaluation jobs: a checkpoint on every skill of its track, the general probe, KL from base."""
+"""Glue for evaluation jobs: a checkpoint on every skill of its track, the general probe, KL from base.
+
+On a track of one adapter per skill the job's config names a set of adapters (the checkpoint's and the
+other skills' active ones, backend/adapters.measured_set): the base with all of them on is measured."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from backend.jobs import lifecycle
 from backend.jobs.models import Job
 from backend.settings import get_settings
 from backend.tracks.models import Track
+from worker.sdft.adapters import load_adapter_set
 from worker.sdft.data import Example
 from worker.sdft.evaluate import (
     EvalResult,
@@ -28,6 +32,7 @@ from worker.sdft.evaluate import (
 from worker.sdft.models import LoadedModel
 from worker.sdft.probe import load_general_probe
 from worker.sdft.scoring import get_scorer
+from worker.tasks.generation import adapter_name
 from worker.tasks.sink import DatabaseSink
 from worker.tasks.training import load_start_model, send_next_job, worker_id
 
@@ -49,6 +54,7 @@ class EvaluationPlan:
     eval_sets: list[tuple[SkillEvalSet, list[Example]]]
     root_missing: list[SkillEvalSet]
     root_needs_general: bool
+    adapters: list[Checkpoint] | None = None  # a track of adapters: measured together over the base
 
 
 def _eval_examples(session: Any, dataset_version_id: int, limit: int | None) -> list[Example]:
@@ -90,7 +96,15 @@ def _plan(job_id: int) -> EvaluationPlan:
             if examples and needs_root and not evaluations.has_evaluation(session, root.id, eval_set.skill_id)  # type: ignore[union-attr]
         ]
         root_needs_general = needs_root and not evaluations.has_evaluation(session, root.id, None)  # type: ignore[union-attr]
-        return EvaluationPlan(track, checkpoint, root, options, eval_sets, root_missing, root_needs_general)
+        adapters = None
+        if "adapters" in options:
+            adapters = [session.get(Checkpoint, int(i)) for i in options["adapters"]]
+            missing = [i for i, c in zip(options["adapters"], adapters, strict=True) if c is None]
+            if missing:
+                raise RuntimeError(f"adapter checkpoints {missing} no longer exist")
+        return EvaluationPlan(
+            track, checkpoint, root, options, eval_sets, root_missing, root_needs_general, adapters
+        )
 
 
 def run_evaluation_job(job_id: int) -> None:
@@ -138,7 +152,10 @@ def run_evaluation_job(job_id: int) -> None:
                 checkpoint_path=None,
                 manifest={},
                 metrics={},
-                summary={"skills": len(plan.eval_sets)},
+                summary={
+                    "skills": len(plan.eval_sets),
+                    **({"adapters": [c.id for c in plan.adapters]} if plan.adapters is not None else {}),
+                },
             )
     except LostLease:
         log.warning("evaluation job %s attempt %s lost its lease; stopped", job_id, attempt)
@@ -150,6 +167,19 @@ def run_evaluation_job(job_id: int) -> None:
         # On a track with a retention budget, its next training job waited for this verdict.
         with sessions() as session:
             send_next_job(session.scalar(select(Job.track_id).where(Job.id == job_id)))
+
+
+def _load_measured(plan: EvaluationPlan) -> LoadedModel:
+    """The checkpoint, or on a track of adapters the base with the planned adapters all on."""
+    if plan.adapters is None:
+        return load_start_model(plan.track, plan.checkpoint)
+    settings = get_settings()
+    return load_adapter_set(
+        plan.track.base_model,
+        {adapter_name(c): settings.artifacts_dir / str(c.path) for c in plan.adapters},
+        models_dir=settings.models_dir,
+        trust_remote_code=plan.track.trust_remote_code,
+    )
 
 
 def _measure_all(plan: EvaluationPlan, record: Any) -> None:
@@ -171,7 +201,7 @@ def _measure_all(plan: EvaluationPlan, record: Any) -> None:
             )
             record(checkpoint_id, eval_set.skill_id, eval_set.scorer, result, None)
 
-    loaded = load_start_model(plan.track, plan.checkpoint)
+    loaded = _load_measured(plan)
     measure_skills(loaded, plan.checkpoint.id, [eval_set for eval_set, _ in plan.eval_sets])
     is_root = plan.checkpoint.parent_id is None
     base: LoadedModel | None = None

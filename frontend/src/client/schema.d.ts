@@ -226,6 +226,11 @@ export interface paths {
         /**
          * Queue Evaluation
          * @description Evaluate a checkpoint on every skill of its track and on the general probe (an evaluation job).
+         *
+         *     On a track of one LoRA adapter per skill, an adapter is measured together with the other skills'
+         *     active adapters (the base with this adapter on for its skill and every other skill's active one):
+         *     the set the playground serves once it is active. The job's `config.adapters` (and `summary.adapters`)
+         *     name that set; the base checkpoint is measured alone.
          */
         post: operations["evaluations-queue"];
         delete?: never;
@@ -931,6 +936,8 @@ export interface paths {
          *
          *     A measurement that is missing leaves its skill out of a mean (a partly evaluated checkpoint
          *     still gets a summary); a mean over no skills is None.
+         *
+         *     On a track of one LoRA adapter per skill, an adapter's row is measured with every other skill's active adapter on as well (the set the playground serves once that adapter is active); the base model's row is the base alone.
          */
         get: operations["evaluations-regression"];
         put?: never;
