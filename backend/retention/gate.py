@@ -5,6 +5,10 @@ A budget bounds what a new checkpoint may cost, in fractions of accuracy (0.03 =
   learned (the regression matrix's "change since learned", so drops add up along the track);
 - max_general_drop: the general probe may not sit more than this below the base model's score.
 A measurement that is missing is not a breach (there is nothing to compare).
+
+On a track of one adapter per skill the other skills are not on a new adapter's lineage; its evaluation
+measures them with their active adapters on as well, so max_skill_drop also bounds each other skill's
+drop from its active adapter's own evaluation (adapter_breaches).
 """
 
 from __future__ import annotations
@@ -84,6 +88,23 @@ def breaches(summary: CheckpointSummary, budget: Budget) -> list[Breach]:
                 allowed=budget.max_general_drop,
             )
         )
+    return found
+
+
+def adapter_breaches(
+    learned: dict[int, tuple[int, float]], measured: dict[int, float], budget: Budget
+) -> list[Breach]:
+    """Other skills on a track of adapters: `learned` maps each to (its active adapter, that adapter's
+    accuracy on it), `measured` to its accuracy with the new adapter on beside it."""
+    if budget.max_skill_drop is None:
+        return []
+    found = []
+    for skill_id, (adapter_id, before) in sorted(learned.items()):
+        after = measured.get(skill_id)
+        if after is not None and after - before < -budget.max_skill_drop - EPSILON:
+            found.append(
+                Breach("skill", skill_id, before, after, after - before, budget.max_skill_drop, adapter_id)
+            )
     return found
 
 

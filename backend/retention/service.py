@@ -31,7 +31,7 @@ from backend.evaluations.matrix import CheckpointNode, GeneralResult, SkillResul
 from backend.evaluations.service import track_checkpoints_and_evaluations
 from backend.jobs.models import Job, JobEvent
 from backend.queue import RUN_JOB, enqueue_after_commit
-from backend.retention.gate import Breach, Budget, breaches, describe, skill_tolerance
+from backend.retention.gate import Breach, Budget, adapter_breaches, breaches, describe, skill_tolerance
 from backend.retention.schemas import RetentionBudget
 from backend.skills.models import Skill
 from backend.tracks.models import Track
@@ -57,7 +57,7 @@ def awaits_gate(session: Session, job: Job) -> bool:
     )
 
 
-def _breaches(session: Session, checkpoint: Checkpoint, budget: Budget) -> list[Breach]:
+def _breaches(session: Session, track: Track, checkpoint: Checkpoint, budget: Budget) -> list[Breach]:
     checkpoints, evaluations = track_checkpoints_and_evaluations(session, checkpoint.track_id)
     matrix = compute_regression_matrix(
         [CheckpointNode(c.id, c.parent_id, c.skill_id) for c in checkpoints],
@@ -73,7 +73,24 @@ def _breaches(session: Session, checkpoint: Checkpoint, budget: Budget) -> list[
         ],
         retention_tolerance=skill_tolerance(budget),
     )
-    return breaches(matrix.summary(checkpoint.id), budget)
+    found = breaches(matrix.summary(checkpoint.id), budget)
+    if adapters.enabled(track) and checkpoint.skill_id is not None:
+        # The other skills, measured with their active adapters beside this one (adapters.measured_set).
+        accuracy = {
+            (e.checkpoint_id, e.skill_id): e.accuracy
+            for e in sorted(evaluations, key=lambda e: e.id)  # the latest result wins
+            if e.kind == "skill" and e.skill_id is not None
+        }
+        learned = {
+            int(skill): (int(adapter), accuracy[(int(adapter), int(skill))])
+            for skill, adapter in (track.skill_adapters or {}).items()
+            if int(skill) != checkpoint.skill_id and (int(adapter), int(skill)) in accuracy
+        }
+        measured = {
+            skill: a for (c, skill), a in accuracy.items() if c == checkpoint.id and skill is not None
+        }
+        found += adapter_breaches(learned, measured, budget)
+    return found
 
 
 def _note_on_training_job(
@@ -112,7 +129,7 @@ def apply_gate(session: Session, checkpoint_id: int, *, evaluation_job_id: int |
     track = session.get(Track, checkpoint.track_id, populate_existing=True)
     assert track is not None
     budget = Budget.from_dict(track.retention_budget)
-    found = _breaches(session, checkpoint, budget) if budget is not None else []
+    found = _breaches(session, track, checkpoint, budget) if budget is not None else []
     names = dict(
         session.execute(
             select(Skill.id, Skill.name).where(Skill.id.in_([b.skill_id for b in found if b.skill_id]))

@@ -29,6 +29,14 @@ def make_adapter_world(client: TestClient, session: Session) -> World:
     return World(row, track.json()["head_checkpoint_id"], skills)
 
 
+def evaluated_world(client: TestClient, session: Session) -> tuple[World, str, str]:
+    """The world with its base model evaluated (both skills at 0.10, general probe 0.50); the skills' keys."""
+    world = make_adapter_world(client, session)
+    evaluate(session, world, world.root_id, {0: 0.10, 1: 0.10}, general=0.50)
+    greet, shout = (str(skill.id) for skill, _ in world.skills)
+    return world, greet, shout
+
+
 def train(client: TestClient, session: Session, world: World, skill_index: int) -> tuple[Job, Checkpoint]:
     """Submit through the API, then claim and succeed as a worker would."""
     skill, version = world.skills[skill_index]
@@ -55,9 +63,7 @@ def active(client: TestClient, world: World) -> dict[str, int]:
 
 
 def test_an_adapter_is_activated_only_within_the_budget(client: TestClient, db_session: Session) -> None:
-    world = make_adapter_world(client, db_session)
-    greet = str(world.skills[0][0].id)
-    evaluate(db_session, world, world.root_id, {0: 0.10}, general=0.50)
+    world, greet, _ = evaluated_world(client, db_session)
 
     _, first = train(client, db_session, world, 0)
     assert first.promotion == "pending" and active(client, world) == {}  # not on until it is evaluated
@@ -108,9 +114,7 @@ def test_an_adapter_is_activated_only_within_the_budget(client: TestClient, db_s
 def test_forced_promotion_activates_and_a_change_made_while_waiting_wins(
     client: TestClient, db_session: Session
 ) -> None:
-    world = make_adapter_world(client, db_session)
-    greet, shout = (str(skill.id) for skill, _ in world.skills)
-    evaluate(db_session, world, world.root_id, {0: 0.10, 1: 0.10}, general=0.50)
+    world, greet, shout = evaluated_world(client, db_session)
 
     # A pending adapter promoted with force becomes head and its skill's active adapter at once.
     _, shout1 = train(client, db_session, world, 1)
@@ -134,3 +138,33 @@ def test_forced_promotion_activates_and_a_change_made_while_waiting_wins(
         "(not activated: its skill's adapter was turned off while it waited)"
     )
     assert active(client, world) == {shout: shout1.id}
+
+
+def test_an_adapter_that_costs_another_skill_more_than_the_budget_is_held(
+    client: TestClient, db_session: Session
+) -> None:
+    world, greet, shout = evaluated_world(client, db_session)
+    _, greet1 = train(client, db_session, world, 0)
+    evaluate(db_session, world, greet1.id, {0: 0.80}, general=0.50)
+    assert active(client, world) == {greet: greet1.id}
+
+    # Measured beside greet's active adapter, the new shout adapter costs greet 10 points.
+    evaluation = client.post(f"/api/checkpoints/{greet1.id}/evaluate", json={}).json()
+    assert evaluation["config"]["adapters"] == [greet1.id]
+    _, shout1 = train(client, db_session, world, 1)
+    evaluate(db_session, world, shout1.id, {0: 0.70, 1: 0.90}, general=0.50)
+    db_session.refresh(shout1)
+    assert shout1.promotion == "held"
+    (breach,) = shout1.promotion_report["violations"]
+    assert breach["skill_id"] == world.skills[0][0].id and breach["learned_at"] == greet1.id
+    assert breach["message"] == "skill 'greet' dropped 10.0 points (budget 3.0)"
+    assert shout1.promotion_report["kept_adapter_id"] is None
+    assert shout1.promotion_report["message"].endswith("not activated for its skill (its adapter stays off)")
+    assert active(client, world) == {greet: greet1.id}
+
+    # Within the budget (exactly 3 points) the next shout adapter is activated beside greet's.
+    _, shout2 = train(client, db_session, world, 1)
+    evaluate(db_session, world, shout2.id, {0: 0.77, 1: 0.90}, general=0.50)
+    db_session.refresh(shout2)
+    assert shout2.promotion == "promoted"
+    assert active(client, world) == {greet: greet1.id, shout: shout2.id}

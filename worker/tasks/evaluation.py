@@ -96,12 +96,13 @@ def _plan(job_id: int) -> EvaluationPlan:
             if examples and needs_root and not evaluations.has_evaluation(session, root.id, eval_set.skill_id)  # type: ignore[union-attr]
         ]
         root_needs_general = needs_root and not evaluations.has_evaluation(session, root.id, None)  # type: ignore[union-attr]
-        adapters = None
+        adapters: list[Checkpoint] | None = None
         if "adapters" in options:
-            adapters = [session.get(Checkpoint, int(i)) for i in options["adapters"]]
-            missing = [i for i, c in zip(options["adapters"], adapters, strict=True) if c is None]
+            found = {i: session.get(Checkpoint, int(i)) for i in options["adapters"]}
+            missing = [i for i, c in found.items() if c is None]
             if missing:
                 raise RuntimeError(f"adapter checkpoints {missing} no longer exist")
+            adapters = [c for c in found.values() if c is not None]
         return EvaluationPlan(
             track, checkpoint, root, options, eval_sets, root_missing, root_needs_general, adapters
         )

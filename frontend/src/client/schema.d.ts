@@ -964,7 +964,10 @@ export interface paths {
          * Set Budget
          * @description Set the budget (both bounds null removes it). With one, a new checkpoint becomes head only after its
          *     evaluation shows no earlier skill dropped more than max_skill_drop since it was learned and the
-         *     general probe no more than max_general_drop below the base model; otherwise it is kept but held.
+         *     general probe no more than max_general_drop below the base model; otherwise it is kept but held. On a
+         *     track of one adapter per skill a new adapter is activated for its skill only then, and the other skills
+         *     (measured with their active adapters beside it) may not drop more than max_skill_drop below their
+         *     active adapter's own result.
          */
         put: operations["retention-set_budget"];
         post?: never;
