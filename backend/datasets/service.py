@@ -255,8 +255,9 @@ def _row_writer(session: Session, version_id: int) -> Iterator[Callable[[Example
     connection = session.connection()
     index = itertools.count()
     if connection.dialect.name == "postgresql":
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY demonstration ({_COLUMNS}) FROM STDIN") as copy:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor, cursor.copy(f"COPY demonstration ({_COLUMNS}) FROM STDIN") as copy:
             yield lambda row: copy.write_row(_row_values(version_id, next(index), row))
         return
     batch: list[tuple[Any, ...]] = []
