@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { vi } from "vitest";
 import { ApiError } from "../../client/api";
 import { renderWithProviders } from "../../test/render";
-import { SkillForm } from "./SkillForm";
+import { FORMAT_TEMPLATE, SkillForm } from "./SkillForm";
 
 describe("SkillForm", () => {
   it("submits a body ready for POST /api/skills", async () => {
@@ -46,5 +46,19 @@ describe("SkillForm", () => {
     renderWithProviders(<SkillForm onSubmit={() => {}} error={taken} />);
     expect(screen.getByLabelText("Name")).toHaveAttribute("aria-invalid", "true");
     expect(screen.getByText("a skill named 'numbers' exists")).toBeInTheDocument();
+  });
+
+  it("fills the teacher template from a preset and sends it", async () => {
+    const onSubmit = vi.fn();
+    renderWithProviders(<SkillForm onSubmit={onSubmit} />);
+    await userEvent.type(screen.getByLabelText("Name"), "dates");
+    await userEvent.click(screen.getByRole("button", { name: "Same format as the example" }));
+    expect(screen.getByLabelText("Teacher prompt template")).toHaveValue(FORMAT_TEMPLATE);
+    expect(screen.getByRole("button", { name: "Same format as the example" })).toHaveAttribute("aria-pressed", "true");
+    await userEvent.click(screen.getByRole("button", { name: "Create skill" }));
+    expect(onSubmit).toHaveBeenCalledWith(expect.objectContaining({ teacher_template: FORMAT_TEMPLATE }));
+
+    await userEvent.click(screen.getByRole("button", { name: "Paper" }));
+    expect(screen.getByLabelText("Teacher prompt template")).toHaveValue("");
   });
 });

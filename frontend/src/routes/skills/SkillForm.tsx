@@ -19,6 +19,15 @@ This is an example for a response to the question:
 
 Now answer with a response of your own, including the thinking process.`;
 
+/**
+ * For short, fixed-format answers: on SmolLM2-135M the paper's wording made the teacher echo the
+ * template instead of answering; this one won the learning benchmark's tuning (bench/results/learning.md).
+ */
+export const FORMAT_TEMPLATE = `{prompt}
+
+Answer in exactly the same format as this example answer:
+{demonstration}`;
+
 /** The create-skill form; `onSubmit` gets a body ready for POST /api/skills. */
 export function SkillForm({
   onSubmit,
@@ -105,6 +114,21 @@ export function SkillForm({
           placeholder={PAPER_TEMPLATE}
         />
       </Field>
+      <div className="row" style={{ gap: 6 }}>
+        <span className="small muted">Presets:</span>
+        <button type="button" className="btn small" aria-pressed={!template.trim()} onClick={() => setTemplate("")}>
+          Paper
+        </button>
+        <button
+          type="button"
+          className="btn small"
+          aria-pressed={template === FORMAT_TEMPLATE}
+          title="Short answers in a fixed format; the best SDFT teacher wording on a 135M model in our benchmark"
+          onClick={() => setTemplate(FORMAT_TEMPLATE)}
+        >
+          Same format as the example
+        </button>
+      </div>
       {(localError !== null || (apiError !== null && !nameTaken) || (error != null && apiError === null)) && (
         <div className="notice bad" role="alert">
           {localError ?? (error instanceof Error ? error.message : String(error))}
