@@ -264,6 +264,8 @@ class TrainOutcome:
     mean_step_s: float
     steps_done: int
     notes: list[str] = field(default_factory=list)
+    # The engine's failure-mode monitors (leakage, entropy/length collapse, drift) as they fired.
+    monitor_warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 def train_engine(
@@ -308,4 +310,5 @@ def train_engine(
         final_metrics={**result.final_metrics, **averaged},
         mean_step_s=sum(step_seconds) / len(step_seconds) if step_seconds else 0.0,
         steps_done=result.steps_done,
+        monitor_warnings=[{"step": step, **warning} for step, warning in sink.warnings],
     )

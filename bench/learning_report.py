@@ -81,6 +81,11 @@ def comparison_groups(
     return groups
 
 
+def _monitor_names(run: dict[str, Any]) -> str:
+    names = sorted({str(warning.get("monitor", "?")) for warning in run["monitor_warnings"]})
+    return ", ".join(names)
+
+
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per method: means over its ok seeds, and the failures counted."""
     by_method: dict[str, list[dict[str, Any]]] = {}
@@ -105,6 +110,11 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     f"{run['status']}: {run.get('error', '')[:160]}"
                     for run in method_runs
                     if run["status"] != "ok"
+                ]
+                + [
+                    f"seed {run['seed']}: monitors warned ({_monitor_names(run)})"
+                    for run in ok
+                    if run.get("monitor_warnings")
                 ],
             }
         )

@@ -208,6 +208,7 @@ def train_once(
         "mean_step_s": outcome.mean_step_s,
         "steps_done": outcome.steps_done,
         "train_metrics": outcome.final_metrics,
+        "monitor_warnings": outcome.monitor_warnings,
     }
     return loaded, info
 
