@@ -97,6 +97,8 @@ def add_train(parser: argparse.ArgumentParser) -> None:
         ("--seed", int, None),
         ("--checkpoint-every", int, None),
         ("--trace-every", int, None),
+        ("--rollout-engine", str, ["transformers", "vllm"]),
+        ("--vllm-sync-every", int, None),
     ]
     for flag, kind, choices in flags:
         parser.add_argument(flag, type=kind, choices=choices)
@@ -136,6 +138,8 @@ def _train_config(args: argparse.Namespace) -> Any:
         "seed",
         "checkpoint_every",
         "trace_every",
+        "rollout_engine",
+        "vllm_sync_every",
         "steps",
         "epochs",
     ]

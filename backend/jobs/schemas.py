@@ -43,6 +43,18 @@ class JobConfig(BaseModel):
     top_p: float | None = Field(default=None, gt=0, le=1)
     max_new_tokens: int | None = Field(default=None, ge=1, le=16_384)
     max_prompt_tokens: int | None = Field(default=None, ge=16, le=131_072)
+    rollout_engine: Literal["transformers", "vllm"] | None = Field(
+        default=None, description="vllm: sample rollouts in vLLM (GPU workers with the vllm extra)"
+    )
+    vllm_sync_every: int | None = Field(
+        default=None, ge=1, le=1024, description="optimizer steps between copies of the student into vLLM"
+    )
+    vllm_gpu_memory_utilization: float | None = Field(default=None, gt=0, lt=1)
+    importance_cap: float | None = Field(
+        default=None,
+        ge=1,
+        description="cap of the per-sequence importance weight on vLLM rollouts (the paper's code: 2)",
+    )
     general_mix: float | None = Field(default=None, ge=0, lt=1)
     replay_fraction: float | None = Field(
         default=None,

@@ -19,6 +19,7 @@ Method = Literal["sdft", "sft"]
 TeacherMode = Literal["ema", "frozen", "live"]
 Divergence = Literal["forward_kl", "reverse_kl", "jsd"]
 Dtype = Literal["float32", "bfloat16"]
+RolloutBackend = Literal["transformers", "vllm"]
 
 # The paper's teacher prompt (user turn); the student sees only {prompt}. "of your own" is there to
 # stop the teacher from copying the demonstration verbatim.
@@ -91,6 +92,14 @@ class TrainConfig:
     top_p: float = 1.0
     max_new_tokens: int = 256
     max_prompt_tokens: int = 2048  # a (teacher) prompt longer than this is an error, never silently cut
+    # "vllm" (optional extra, CUDA only) samples in vLLM with the student's weights copied in every
+    # `vllm_sync_every` optimizer steps; "transformers" samples from the trained model itself.
+    rollout_engine: RolloutBackend = "transformers"
+    vllm_sync_every: int = 1
+    vllm_gpu_memory_utilization: float = 0.3  # the share of the GPU vLLM's KV cache may take
+    # Rollouts that report their sampler's log-probs (vLLM) weight each sequence's loss by
+    # min(mean exp(trainer - sampler log-prob), cap), as the paper's code does; None: no correction.
+    importance_cap: float | None = 2.0
 
     # --- parameter-efficient training
     lora_rank: int | None = None  # None = full fine-tuning
@@ -153,6 +162,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "teacher": ("ema", "frozen", "live"),
     "divergence": ("forward_kl", "reverse_kl", "jsd"),
     "dtype": ("float32", "bfloat16"),
+    "rollout_engine": ("transformers", "vllm"),
 }
 
 
@@ -164,7 +174,9 @@ def _coerce(name: str, annotation: Any, value: Any) -> Any:
         if optional:
             return None
         raise ConfigError(name, "must not be null")
-    if name in _CHOICES or spec.startswith(("Method", "TeacherMode", "Divergence", "Dtype")):
+    if name in _CHOICES or spec.startswith(
+        ("Method", "TeacherMode", "Divergence", "Dtype", "RolloutBackend")
+    ):
         if not isinstance(value, str):
             raise ConfigError(name, f"must be one of {', '.join(_CHOICES[name])}")
         return value
@@ -223,7 +235,24 @@ def _validate(config: TrainConfig) -> None:
     positive("loss_chunk_size", allow_none=True)
     positive("lora_rank", allow_none=True)
     positive("lora_alpha", allow_none=True)
-    for name in ("steps", "batch_size", "grad_accum", "n_rollouts", "max_new_tokens", "max_prompt_tokens"):
+    positive("vllm_sync_every")
+    if config.importance_cap is not None and not (
+        isinstance(config.importance_cap, int | float) and 1.0 <= config.importance_cap < math.inf
+    ):
+        raise ConfigError("importance_cap", f"must be a number >= 1 or null, got {config.importance_cap!r}")
+    if not 0.0 < config.vllm_gpu_memory_utilization < 1.0:
+        raise ConfigError(
+            "vllm_gpu_memory_utilization", f"must be in (0, 1), got {config.vllm_gpu_memory_utilization!r}"
+        )
+    for name in (
+        "steps",
+        "batch_size",
+        "grad_accum",
+        "n_rollouts",
+        "max_new_tokens",
+        "max_prompt_tokens",
+        "vllm_sync_every",
+    ):
         value = getattr(config, name)
         if value is not None and not isinstance(value, int):
             raise ConfigError(name, f"must be an integer, got {value!r}")

@@ -22,6 +22,10 @@ from worker.sdft.batching import left_padded
 class Completion:
     token_ids: list[int]  # up to and including the first end-of-sequence token, no padding
     ended: bool  # stopped on end-of-sequence rather than on max_new_tokens
+    # Log-prob of each token under the weights that sampled it (the raw distribution, before
+    # temperature or top-p), when the engine reports them: an engine holding its own copy of the
+    # weights (vLLM) samples from a policy the trainer corrects for (steps.importance_weights).
+    logprobs: list[float] | None = None
 
 
 class RolloutEngine(Protocol):
@@ -57,9 +61,14 @@ class TransformersRolloutEngine:
     It changes which random numbers each prompt's sampling draws, not what is sampled from.
     """
 
-    def __init__(self, *, batch_size: int | None = None, bucket_by_length: bool = False) -> None:
+    def __init__(
+        self, *, batch_size: int | None = None, bucket_by_length: bool = False, report_logprobs: bool = False
+    ) -> None:
         self.batch_size = batch_size
         self.bucket_by_length = bucket_by_length
+        # Sampling from the trained model itself is exactly on-policy, so the log-probs are only
+        # worth their cost as a reference (the vLLM parity check, the importance-weight tests).
+        self.report_logprobs = report_logprobs
         self.last_seconds = 0.0
 
     @torch.no_grad()
@@ -128,7 +137,15 @@ class TransformersRolloutEngine:
             pad_token_id=pad_token_id,
             repetition_penalty=1.0,
             num_beams=1,
+            return_dict_in_generate=True,
+            output_logits=self.report_logprobs,
             **sampling,
-        )  # (B, width + new)
-        generated = output[:, width:].tolist()
-        return [cut_at_eos(tokens, eos_token_ids) for tokens in generated]
+        )
+        sequences = output.sequences[:, width:]  # (B, new)
+        completions = [cut_at_eos(tokens, eos_token_ids) for tokens in sequences.tolist()]
+        if self.report_logprobs:
+            logits = torch.stack(output.logits, dim=1).float()  # (B, new, V): raw, before sampling's warpers
+            chosen = torch.log_softmax(logits, dim=-1).gather(-1, sequences.unsqueeze(-1)).squeeze(-1)
+            for completion, row in zip(completions, chosen.tolist(), strict=True):
+                completion.logprobs = row[: len(completion.token_ids)]
+        return completions

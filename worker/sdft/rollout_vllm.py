@@ -2,9 +2,10 @@
 
 vLLM holds its own copy of the student's weights. Before a `generate` it copies the trained student
 in when the student has taken `sync_every` optimizer steps since the last copy (1: always the
-current policy, the paper's on-policy sampling). With sync_every > 1 the rollouts come from a
-policy up to k - 1 steps old; the paper's code then corrects the loss with truncated importance
-weights, which this engine does not do yet, so keep the default unless that staleness is acceptable.
+current policy, the paper's on-policy sampling). Every completion carries vLLM's log-prob of each
+sampled token, and the training step weights each sequence's loss by the truncated importance
+weight of the paper's code (steps.importance_weights): it corrects both for a policy up to
+`sync_every - 1` steps old and for vLLM's kernels not computing exactly the trainer's numbers.
 
 A LoRA student is merged for the copy and unmerged afterwards, so vLLM runs plain weights and needs
 no adapter support. vLLM is imported only when the engine is built: without vllm or CUDA,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,6 +67,7 @@ class VLLMRolloutEngine:
         max_model_len: int | None = None,
         sync_every: int = 1,
         seed: int = 0,
+        load_format: str = "auto",
     ) -> None:
         reason = vllm_unavailable_reason()
         if reason:
@@ -79,10 +82,26 @@ class VLLMRolloutEngine:
             max_model_len=max_model_len,
             enable_prefix_caching=True,  # n rollouts of one prompt share its prefix
             seed=seed,
+            load_format=load_format,
         )
         self.sync_every = sync_every
         self._calls = 0
         self.last_seconds = 0.0
+
+    @classmethod
+    def for_model(cls, loaded: Any, **options: Any) -> VLLMRolloutEngine:
+        """An engine shaped like `loaded`'s model, its weights copied in before the first generate.
+
+        vLLM gets only the architecture (config and tokenizer in a scratch folder) and random
+        weights (`load_format="dummy"`): the first `generate` syncs the student in, so no weights
+        file is read twice and a LoRA student needs no merged copy on disk.
+        """
+        model = loaded.model.get_base_model() if hasattr(loaded.model, "get_base_model") else loaded.model
+        folder = tempfile.mkdtemp(prefix="apprentice-vllm-")
+        model.config.save_pretrained(folder)
+        loaded.tokenizer.save_pretrained(folder)
+        options.setdefault("dtype", "bfloat16" if model.dtype == torch.bfloat16 else "float32")
+        return cls(folder, load_format="dummy", **options)
 
     def sync_weights(self, model: Any) -> None:
         """Copy the student's current weights into vLLM (merging a LoRA adapter for the copy)."""
@@ -127,6 +146,7 @@ class VLLMRolloutEngine:
             max_tokens=max_new_tokens,
             stop_token_ids=list(eos_token_ids),
             repetition_penalty=1.0,
+            logprobs=0,  # the sampled token's own log-prob, for the trainer's importance weight
         )
         outputs = self.llm.generate(
             [TokensPrompt(prompt_token_ids=prompt) for prompt in prompts], params, use_tqdm=False
@@ -136,8 +156,15 @@ class VLLMRolloutEngine:
 
 
 def _completion(sample: Any, eos_token_ids: list[int]) -> Completion:
-    """A vLLM sample as a Completion, its stop token kept like the transformers engine keeps it."""
+    """A vLLM sample as a Completion, its stop token kept like the transformers engine keeps it.
+
+    Log-probs are vLLM's for the tokens it reports; a stop token it left out of `token_ids` has none,
+    and the importance weight then averages over the tokens that have one.
+    """
     completion = cut_at_eos(list(sample.token_ids), eos_token_ids)
+    entries = sample.logprobs or []
+    logprobs = [entry[token].logprob for entry, token in zip(entries, completion.token_ids, strict=False)]
     if not completion.ended and sample.finish_reason == "stop" and isinstance(sample.stop_reason, int):
-        return Completion(token_ids=[*completion.token_ids, sample.stop_reason], ended=True)
+        completion = Completion(token_ids=[*completion.token_ids, sample.stop_reason], ended=True)
+    completion.logprobs = logprobs or None
     return completion

@@ -49,6 +49,39 @@ def _token_weights(batch: PackedBatch, sequences_with_tokens: int) -> torch.Tens
     return 1.0 / (counts[batch.rows].to(torch.float32) * sequences_with_tokens)
 
 
+def importance_weights(
+    trainer_logprobs: torch.Tensor,
+    batch: PackedBatch,
+    completions: list[Completion],
+    *,
+    skip_first: int,
+    cap: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(S,) capped and (S,) uncapped sequence weights: mean over a sequence's loss tokens of
+    exp(trainer log-prob - sampler log-prob), the paper's code's correction for rollouts sampled by
+    another copy of the weights (vLLM: some steps old, other kernels). The capped weight multiplies the
+    sequence's loss; a sequence without sampler log-probs keeps weight 1.
+
+    `trainer_logprobs` (N,) are aligned with `batch`'s loss tokens; `completions` with its sequences.
+    """
+    sampler = torch.full_like(trainer_logprobs, float("nan"))
+    position = 0
+    for completion in completions:
+        count = max(len(completion.token_ids) - skip_first, 0)
+        known = (completion.logprobs or [])[skip_first:]
+        known = known[:count]
+        sampler[position : position + len(known)] = torch.tensor(known, dtype=sampler.dtype)
+        position += count
+    has_sampler = ~torch.isnan(sampler)
+    ratios = torch.where(has_sampler, (trainer_logprobs - sampler).exp(), torch.zeros_like(sampler))
+    sums = torch.bincount(batch.rows, weights=ratios.double(), minlength=batch.num_sequences)
+    counts = torch.bincount(batch.rows, weights=has_sampler.double(), minlength=batch.num_sequences)
+    raw = torch.where(counts > 0, sums / counts.clamp(min=1), torch.ones_like(sums)).to(
+        trainer_logprobs.dtype
+    )
+    return raw.clamp(max=cap), raw
+
+
 def divergence_loss(
     student_hidden: torch.Tensor,
     teacher_hidden: torch.Tensor,
@@ -201,11 +234,32 @@ def sdft_step(
             student.train()  # gradient checkpointing only runs in train mode
             with autocast:
                 student_hidden = completion_hidden(student, student_batch)  # (N, H)
+                token_weights = _token_weights(student_batch, with_tokens)
+                if config.importance_cap and any(completions[i].logprobs is not None for i in indices):
+                    with torch.no_grad():
+                        trainer_logprobs = completion_nll_stats(
+                            student_hidden.detach(),
+                            student_batch.target_ids,
+                            head=output_head(student),
+                            chunk_size=config.loss_chunk_size,
+                        ).student_logprob
+                    capped, raw = importance_weights(
+                        trainer_logprobs,
+                        student_batch,
+                        [completions[i] for i in indices],
+                        skip_first=config.skip_first_tokens,
+                        cap=config.importance_cap,
+                    )
+                    token_weights = token_weights * capped[student_batch.rows]
+                    with_loss = torch.bincount(student_batch.rows, minlength=len(indices)) > 0
+                    totals.add("importance_sequences", int(with_loss.sum()))
+                    totals.add("importance_weight_sum", float(capped[with_loss].sum()))
+                    totals.add("importance_capped", int((raw[with_loss] > config.importance_cap).sum()))
                 loss, stats = divergence_loss(
                     student_hidden,
                     teacher_hidden,
                     student_batch,
-                    _token_weights(student_batch, with_tokens),
+                    token_weights,
                     student=student,
                     teacher=teacher_model,
                     config=config,

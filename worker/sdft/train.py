@@ -146,6 +146,25 @@ def build_pairs(loaded: LoadedModel, examples: list[Example], config: TrainConfi
     return pairs
 
 
+def build_rollout_engine(loaded: LoadedModel, config: TrainConfig) -> RolloutEngine:
+    """The engine the config names; vLLM's absence is a ConfigError naming `rollout_engine` and why."""
+    if config.rollout_engine == "transformers" or config.method != "sdft":
+        return TransformersRolloutEngine()
+    from worker.sdft.rollout_vllm import VLLMRolloutEngine, VLLMUnavailable
+
+    options: dict[str, Any] = {
+        "sync_every": config.vllm_sync_every,
+        "gpu_memory_utilization": config.vllm_gpu_memory_utilization,
+        "seed": config.seed,
+    }
+    if config.dtype == "bfloat16":  # bf16 autocast over fp32 weights: vLLM samples in bf16
+        options["dtype"] = "bfloat16"
+    try:
+        return VLLMRolloutEngine.for_model(loaded, **options)
+    except VLLMUnavailable as error:
+        raise ConfigError("rollout_engine", f"vllm cannot run on this worker: {error}") from error
+
+
 def _metrics(
     totals: Totals, *, config: TrainConfig, lr: float, grad_norm: float, seconds: float
 ) -> dict[str, float]:
@@ -169,6 +188,9 @@ def _metrics(
         metrics["divergence"] = totals.ratio("divergence_sum", "loss_tokens")
         metrics["teacher_logprob"] = totals.get("teacher_logprob_sum") / loss_tokens if loss_tokens else 0.0
         metrics["eos_fraction"] = totals.get("ended") / sequences if sequences else 0.0
+        if totals.get("importance_sequences"):
+            metrics["importance_weight"] = totals.ratio("importance_weight_sum", "importance_sequences")
+            metrics["importance_capped"] = totals.ratio("importance_capped", "importance_sequences")
         if totals.get("general_loss_tokens"):
             metrics["general_divergence"] = totals.ratio("general_divergence_sum", "general_loss_tokens")
     else:
@@ -209,7 +231,7 @@ def train(
         raise ConfigError("replay_fraction", "is set but no earlier skill's demonstrations were given")
     data_hash = examples_hash(examples + replay_examples(replay or []) if replay_pairs else examples)
     total = total_steps(config, len(examples))
-    engine = rollout_engine or TransformersRolloutEngine()
+    engine = rollout_engine or build_rollout_engine(loaded, config)
     use_bf16 = config.dtype == "bfloat16"
     device_type = loaded.device.type
 

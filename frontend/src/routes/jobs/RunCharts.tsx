@@ -41,6 +41,15 @@ export function RunCharts({ steps, method }: { steps: StepMetrics[]; method: str
     { title: "Gradient norm", series: [{ key: "grad_norm", label: "grad norm", color: GREY }] },
     { title: "Learning rate", series: [{ key: "lr", label: "lr", color: GREY }] },
   ];
+  // Only runs whose rollouts came from vLLM have sampler log-probs, hence importance weights.
+  if (rows.some((row) => typeof row.importance_weight === "number"))
+    panels.push({
+      title: "Importance weight (vLLM rollouts)",
+      series: [
+        { key: "importance_weight", label: "mean weight (capped)", color: ORANGE },
+        { key: "importance_capped", label: "share capped", color: GREY, dashed: true },
+      ],
+    });
   return (
     <div className="chart-grid">
       {panels.map((panel) => (
