@@ -1674,6 +1674,11 @@ export interface components {
             general_mix?: number | null;
             /** Grad Accum */
             grad_accum?: number | null;
+            /**
+             * Importance Cap
+             * @description cap of the per-sequence importance weight on vLLM rollouts (the paper's code: 2)
+             */
+            importance_cap?: number | null;
             /** Lora Alpha */
             lora_alpha?: number | null;
             /** Lora Rank */
@@ -1725,6 +1730,11 @@ export interface components {
              * @description fraction of each batch replayed from the track's earlier skills (teacher sees their demonstrations)
              */
             replay_fraction?: number | null;
+            /**
+             * Rollout Engine
+             * @description vllm: sample rollouts in vLLM (GPU workers with the vllm extra)
+             */
+            rollout_engine?: ("transformers" | "vllm") | null;
             /** Seed */
             seed?: number | null;
             /** Skip First Tokens */
@@ -1752,6 +1762,13 @@ export interface components {
             trace_every?: number | null;
             /** Trace Samples */
             trace_samples?: number | null;
+            /** Vllm Gpu Memory Utilization */
+            vllm_gpu_memory_utilization?: number | null;
+            /**
+             * Vllm Sync Every
+             * @description optimizer steps between copies of the student into vLLM
+             */
+            vllm_sync_every?: number | null;
             /** Warmup Ratio */
             warmup_ratio?: number | null;
             /** Weight Decay */
