@@ -79,6 +79,10 @@ def test_threshold_functions() -> None:
     # Capped under the length limit: a run that starts at 60 of 64 tokens cannot explode.
     assert length_out_of_range(start=20, current=62, ratio=4, max_new_tokens=64) == "explosion"
     assert length_out_of_range(start=62, current=64, ratio=4, max_new_tokens=64) is None
+    # Starting near the limit (the benchmark's 28.5 of 32), reaching it is not an explosion.
+    assert length_out_of_range(start=28.5, current=31.4, ratio=4, max_new_tokens=32) is None
+    assert length_out_of_range(start=21, current=31, ratio=4, max_new_tokens=32) is None
+    assert length_out_of_range(start=15, current=31, ratio=4, max_new_tokens=32) == "explosion"
 
 
 def test_leakage_warns_once_above_the_starting_rate(tokenizer: Any) -> None:

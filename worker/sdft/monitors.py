@@ -78,19 +78,27 @@ def leakage_rate(texts: Iterable[str], phrases: frozenset[tuple[str, ...]], n: i
     return sum(bool(leaked_phrases(text, phrases, n)) for text in collected) / len(collected)
 
 
+MIN_EXPLOSION_GROWTH = 1.5  # growth below this is never an explosion, whatever the length limit
+
+
 def entropy_collapsed(*, start: float, current: float, ratio: float) -> bool:
     """Mean entropy below `ratio` times its starting value (a start of 0 can not collapse further)."""
     return start > 0 and current < ratio * start
 
 
 def length_out_of_range(*, start: float, current: float, ratio: float, max_new_tokens: int) -> str | None:
-    """Collapse below start / ratio, explosion above start * ratio (capped just under the length limit)."""
+    """Collapse below start / ratio, explosion above start * ratio (capped just under the length limit).
+
+    The cap lets rollouts that run into max_new_tokens count as exploded, but only after growing by
+    half at least: on the learning benchmark, SmolLM2's rollouts started at 28.5 of 32 tokens and
+    the cap alone (30.4) called noise an explosion.
+    """
     if start <= 0:
         return None
     if current < start / ratio:
         return "collapse"
     ceiling = min(start * ratio, 0.95 * max_new_tokens)
-    if start < ceiling < current:
+    if ceiling >= MIN_EXPLOSION_GROWTH * start and current > ceiling:
         return "explosion"
     return None
 
