@@ -188,7 +188,12 @@ def run_sequential(ctx: Context) -> None:
                     ctx, method, ctx.skill(skill_name), seed=seed, budget=budget, fit=False, start=loaded
                 )
                 evaluation = evaluate(ctx, loaded, order)
-                row = {"checkpoint": checkpoint, "learned": skill_name, "train_wall_s": info["train_wall_s"]}
+                row = {
+                    "checkpoint": checkpoint,
+                    "learned": skill_name,
+                    "train_wall_s": info["train_wall_s"],
+                    "monitor_warnings": info.get("monitor_warnings", []),
+                }
                 record["rows"].append({**row, **_row(evaluation)})
                 print(
                     f"[sequential] {name} after {skill_name}: {record['rows'][-1]['accuracy']}",

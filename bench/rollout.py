@@ -10,6 +10,10 @@ batch that holds both pads the short ones. Variants, all through `TransformersRo
 - batched: every prompt in one left-padded `generate` (the engine's default in training);
 - batch-K: K prompts per `generate` in the given order (mixed lengths in a batch);
 - bucketed-K: K per `generate`, prompts sorted by length first (`bucket_by_length=True`).
+- static: as batched, with a static (preallocated) KV cache instead of the growing one;
+- static+compile: as static, the forward compiled by torch.compile (inductor, CPU) through
+  transformers' CompileConfig; its first call, which compiles, is timed apart (`compile_s`) and the
+  row is a second call.
 Sampling at temperature 1 (the paper's), seeded; tokens/s counts completion tokens up to and
 including the end-of-sequence token, per second of wall and of process CPU time (one torch
 thread: on the shared machine CPU time moves far less than wall time). Writes bench/results/rollout.json.
@@ -125,6 +129,16 @@ def main() -> None:
             [by_length[start : start + k] for start in range(0, count, k)],
         ),
     }
+    from transformers import CompileConfig
+
+    compile_config = CompileConfig(mode="default", dynamic=False)
+    compile_config._compile_all_devices = True  # transformers compiles on accelerators only unless told
+    static = {"cache_implementation": "static"}
+    variants["static"] = (TransformersRolloutEngine(generate_options=static), [list(range(count))])
+    variants["static+compile"] = (
+        TransformersRolloutEngine(generate_options={**static, "compile_config": compile_config}),
+        [list(range(count))],
+    )
     # Warm-up: the first generate pays one-off costs (allocations, kernels chosen) for everyone.
     run(TransformersRolloutEngine(), loaded, prompts[:1], max_new_tokens=2, seed=args.seed)
     rows = []
@@ -135,6 +149,10 @@ def main() -> None:
             "calls": len(batches),
             "padding_percent": 100 * padding_fraction(prompts, batches),
         }
+        if "compile" in name:  # the first call compiles: timed apart, the row is the next call
+            first = run(engine, loaded, prompts, max_new_tokens=args.max_new_tokens, seed=args.seed)
+            row["compile_s"] = first["wall_s"]
+            row["compile_cpu_s"] = first["cpu_s"]
         rows.append(
             {**row, **run(engine, loaded, prompts, max_new_tokens=args.max_new_tokens, seed=args.seed)}
         )
@@ -146,6 +164,9 @@ def main() -> None:
     print("-" * len(header))
     for row in rows:
         print(" | ".join(fmt.format(row[key]) for _, key, fmt in COLUMNS))
+    for row in rows:
+        if "compile_s" in row:
+            print(f"{row['variant']}: its first call (compiling) took {row['compile_s']:.1f} s wall")
     result = {
         "benchmark": "rollout throughput",
         "model": args.model,

@@ -62,10 +62,18 @@ class TransformersRolloutEngine:
     """
 
     def __init__(
-        self, *, batch_size: int | None = None, bucket_by_length: bool = False, report_logprobs: bool = False
+        self,
+        *,
+        batch_size: int | None = None,
+        bucket_by_length: bool = False,
+        report_logprobs: bool = False,
+        generate_options: dict[str, Any] | None = None,
     ) -> None:
         self.batch_size = batch_size
         self.bucket_by_length = bucket_by_length
+        # Extra `generate` arguments, e.g. a static KV cache and a compile config (bench/rollout.py
+        # measures them; on CPU neither paid, so training uses none).
+        self.generate_options = dict(generate_options or {})
         # Sampling from the trained model itself is exactly on-policy, so the log-probs are only
         # worth their cost as a reference (the vLLM parity check, the importance-weight tests).
         self.report_logprobs = report_logprobs
@@ -140,6 +148,7 @@ class TransformersRolloutEngine:
             return_dict_in_generate=True,
             output_logits=self.report_logprobs,
             **sampling,
+            **self.generate_options,
         )
         sequences = output.sequences[:, width:]  # (B, new)
         completions = [cut_at_eos(tokens, eos_token_ids) for tokens in sequences.tolist()]
