@@ -204,6 +204,12 @@ def tuning_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def _monitor_names(row: dict[str, Any]) -> str:
+    """The monitors that warned while this checkpoint trained ('–' when not recorded or none)."""
+    warnings = row.get("monitor_warnings") or []
+    return ", ".join(sorted({str(warning.get("monitor", "?")) for warning in warnings})) or "–"
+
+
 def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     lines = [
         "## Sequential: tool use → science → dates, regression matrix and continual-learning summary",
@@ -226,8 +232,8 @@ def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
         lines += [
             "| checkpoint | "
             + " | ".join(f"{s} %" for s in skills)
-            + " | general % | KL | ACC % | BWT pts | forgetting pts |",
-            "| --- " * (len(skills) + 6) + "|",
+            + " | general % | KL | ACC % | BWT pts | forgetting pts | monitor warnings |",
+            "| --- " * (len(skills) + 7) + "|",
         ]
         for row in record["rows"]:
             summary = summaries[row["checkpoint"]]
@@ -242,7 +248,9 @@ def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
                 + " | ".join(f"{100 * row['accuracy'][s]:.1f}" for s in skills)
                 + f" | {100 * row['general_score']:.1f} | {row['kl_from_base']:.4f} | "
                 + ("–" if acc is None else f"{100 * acc:.1f}")
-                + f" | {points(summary['backward_transfer'])} | {points(summary['forgetting'])} |"
+                + f" | {points(summary['backward_transfer'])} | {points(summary['forgetting'])} | "
+                + _monitor_names(row)
+                + " |"
             )
         lines.append("")
     return lines
