@@ -27,6 +27,9 @@ async function queueSkill(page: Page, skillName: string) {
   const dialog = page.getByRole("dialog", { name: "Queue a skill" });
   await dialog.getByLabel("Skill", { exact: true }).selectOption({ label: skillName });
   await expect(dialog.getByLabel("Dataset version")).toHaveValue(/\d+/);
+  // SDFT is preselected, with what our benchmark measured against SFT beside it.
+  await expect(dialog.getByRole("note", { name: "What we measured" })).toContainText("SFT reached");
+  await snap(page, "11a-queue-form-sdft");
   // Small and fast on the tiny model: a handful of steps, short completions, traces every 2 steps.
   await dialog.getByLabel("Steps", { exact: true }).fill("4");
   await dialog.getByLabel("Batch size").fill("2");
