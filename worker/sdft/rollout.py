@@ -1,6 +1,6 @@
 """Rollouts: completions sampled from the current student.
 
-`RolloutEngine` is the seam for faster engines (vLLM in a later issue); `TransformersRolloutEngine`
+`RolloutEngine` is the seam for faster engines (vLLM: rollout_vllm.py); `TransformersRolloutEngine`
 batches prompts (left-padded) through `generate` with its KV cache. Sampling settings are passed
 explicitly, so a checkpoint's own generation defaults (Qwen ships top_k=20, temperature 0.7,
 repetition_penalty 1.1) never change what the student is trained on: the paper samples at
