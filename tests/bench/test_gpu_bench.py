@@ -12,7 +12,18 @@ from worker.sdft.rollout_vllm import vllm_unavailable_reason
 
 def test_the_cpu_smoke_run_reports_the_split_and_skips_vllm_with_the_reason(tmp_path: Path, capsys) -> None:
     out = tmp_path / "gpu.json"
-    argv = ["--model", "tiny", "--device", "cpu", "--steps", "2", "--batch-size", "2", "--max-new-tokens", "6"]
+    argv = [
+        "--model",
+        "tiny",
+        "--device",
+        "cpu",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--max-new-tokens",
+        "6",
+    ]
     assert main([*argv, "--engines", "transformers,vllm", "--out", str(out)]) == 0
     rows = {row["engine"]: row for row in json.loads(out.read_text())["rows"]}
     hf = rows["transformers"]
