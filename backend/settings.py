@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     orphan_min_age_s: float = 3600.0
     # Evaluations after a GPU training job go to the gpu queue too (else the cpu queue).
     evaluate_on_gpu: bool = False
+    # Where a worker puts models: "auto" is the first CUDA GPU when the worker's torch sees one.
+    worker_device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$")
     # Local model folders are accepted only under these roots (plus data_dir/models).
     model_roots: list[Path] = Field(default_factory=list)
     # Redis redelivers unacknowledged messages after this; it must exceed the longest job.

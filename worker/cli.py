@@ -99,6 +99,7 @@ def add_train(parser: argparse.ArgumentParser) -> None:
         ("--trace-every", int, None),
         ("--rollout-engine", str, ["transformers", "vllm"]),
         ("--vllm-sync-every", int, None),
+        ("--num-gpus", int, None),
     ]
     for flag, kind, choices in flags:
         parser.add_argument(flag, type=kind, choices=choices)
@@ -140,6 +141,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         "trace_every",
         "rollout_engine",
         "vllm_sync_every",
+        "num_gpus",
         "steps",
         "epochs",
     ]
@@ -184,10 +186,6 @@ def run_train(args: argparse.Namespace) -> int:
     if out.exists():
         raise UsageError(f"{out} already exists; checkpoints are never overwritten")
     work_dir = args.work_dir or out.parent / f".{out.name}.work"
-    loaded = _load(args)
-    parent = (
-        str(Path(loaded.name).resolve()) if "manifest" in loaded.extra else None
-    )  # started from a checkpoint
 
     class PrintingSink:
         def on_step(self, step: int, metrics: dict[str, float]) -> None:
@@ -205,6 +203,12 @@ def run_train(args: argparse.Namespace) -> int:
         def should_stop(self) -> bool:
             return False
 
+    if config.num_gpus > 1:
+        return _run_train_data_parallel(args, config, examples, general_prompts, PrintingSink(), work_dir)
+    loaded = _load(args)
+    parent = (
+        str(Path(loaded.name).resolve()) if "manifest" in loaded.extra else None
+    )  # started from a checkpoint
     result = train(
         loaded=loaded,
         examples=examples,
@@ -226,6 +230,44 @@ def run_train(args: argparse.Namespace) -> int:
     }
     path = write_checkpoint(loaded, out, manifest=manifest)
     _emit({"event": "checkpoint", "path": str(path), "steps": result.steps_done})
+    return 0
+
+
+def _run_train_data_parallel(
+    args: argparse.Namespace,
+    config: Any,
+    examples: list[Any],
+    general_prompts: Any,
+    sink: Any,
+    work_dir: Path,
+) -> int:
+    """--num-gpus N: N processes (GPUs 0..N-1, or CPU processes with --device cpu), see worker/sdft/launch.py."""
+    from worker.sdft.data import examples_hash
+    from worker.sdft.launch import LaunchSpec, train_on_processes
+
+    started_from = Path(args.model)
+    spec = LaunchSpec.build(
+        model=args.model,
+        models_dir=args.models_dir,
+        examples=examples,
+        config=config,
+        work_dir=work_dir,
+        checkpoint_dest=args.out,
+        manifest={
+            "parent": str(started_from.resolve()) if (started_from / "manifest.json").exists() else None,
+            "start_model": args.model,
+            "method": config.method,
+            "data_hash": examples_hash(examples),
+            "data_file": str(args.demos),
+        },
+        device="cuda" if str(args.device).startswith("cuda") else "cpu",
+        general_prompts=general_prompts,
+        resume=not args.no_resume,
+    )
+    launched = train_on_processes(
+        spec, num_processes=config.num_gpus, sink=sink, launch_dir=work_dir / "launch"
+    )
+    _emit({"event": "checkpoint", "path": str(launched.checkpoint), "steps": launched.result.steps_done})
     return 0
 
 

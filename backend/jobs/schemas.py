@@ -55,6 +55,12 @@ class JobConfig(BaseModel):
         ge=1,
         description="cap of the per-sequence importance weight on vLLM rollouts (the paper's code: 2)",
     )
+    num_gpus: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="GPUs of one worker the job trains on, data parallel (must divide batch_size)",
+    )
     general_mix: float | None = Field(default=None, ge=0, lt=1)
     replay_fraction: float | None = Field(
         default=None,

@@ -100,6 +100,9 @@ class TrainConfig:
     # Rollouts that report their sampler's log-probs (vLLM) weight each sequence's loss by
     # min(mean exp(trainer - sampler log-prob), cap), as the paper's code does; None: no correction.
     importance_cap: float | None = 2.0
+    # Data parallel over this many GPUs of one worker (torch.distributed.run, one process each):
+    # each process samples and scores batch_size / num_gpus prompts, gradients are averaged.
+    num_gpus: int = 1
 
     # --- parameter-efficient training
     lora_rank: int | None = None  # None = full fine-tuning
@@ -252,12 +255,23 @@ def _validate(config: TrainConfig) -> None:
         "max_new_tokens",
         "max_prompt_tokens",
         "vllm_sync_every",
+        "num_gpus",
     ):
         value = getattr(config, name)
         if value is not None and not isinstance(value, int):
             raise ConfigError(name, f"must be an integer, got {value!r}")
     if config.batch_size % config.grad_accum:
         raise ConfigError("grad_accum", f"must divide batch_size ({config.batch_size}) evenly")
+    positive("num_gpus")
+    if isinstance(config.num_gpus, int) and config.num_gpus > 1:
+        if config.batch_size % config.num_gpus:
+            raise ConfigError(
+                "num_gpus", f"must divide batch_size ({config.batch_size}): every GPU takes an equal share"
+            )
+        if config.rollout_engine == "vllm":
+            raise ConfigError(
+                "num_gpus", "more than one GPU per job runs with rollout_engine: transformers only"
+            )
     for name in ("warmup_ratio", "general_mix", "replay_fraction", "lora_dropout"):
         value = getattr(config, name)
         if not isinstance(value, int | float) or not 0.0 <= value < 1.0:

@@ -65,7 +65,7 @@ def token_traces(
     finally:
         loaded.model.train(was_training)
     per_token = token_divergence(student, teacher, divergence=divergence, beta=beta)  # (C,)
-    targets = torch.tensor(completion_ids).unsqueeze(-1)
+    targets = torch.tensor(completion_ids, device=student.device).unsqueeze(-1)
     student_chosen = student.gather(-1, targets).squeeze(-1)
     teacher_chosen = teacher.gather(-1, targets).squeeze(-1)
     student_top = _top(student, loaded.tokenizer, top_k)

@@ -28,6 +28,7 @@ from worker.sdft.config import ConfigError, TrainConfig
 from worker.sdft.data import DataError, Example, examples_hash
 from worker.sdft.models import LoadedModel
 from worker.sdft.monitors import Monitors, MonitorStop, report_warnings
+from worker.sdft.parallel import DataParallel
 from worker.sdft.prompts import PromptPair, build_general_pair, build_prompt_pair, demonstration_ids
 from worker.sdft.replay import ReplaySet, build_replay_pairs, pick_replay, replay_examples, replay_per_step
 from worker.sdft.rollout import RolloutEngine, TransformersRolloutEngine
@@ -209,8 +210,14 @@ def train(
     general_prompts: list[list[dict[str, str]]] | None = None,
     rollout_engine: RolloutEngine | None = None,
     replay: list[ReplaySet] | None = None,
+    parallel: DataParallel | None = None,
 ) -> TrainResult:
-    """Train `loaded.model` in place; see the module docstring for the order of things."""
+    """Train `loaded.model` in place; see the module docstring for the order of things.
+
+    With `parallel`, this is one process of a data parallel run (parallel.py): it trains on its share
+    of every step; only process 0 should be given a sink that reports, and only it writes step
+    checkpoints.
+    """
     if not examples:
         raise DataError(None, "demonstrations", "no demonstrations to train on")
     if general_per_step(config) and not general_prompts:
@@ -286,7 +293,10 @@ def train(
     result = TrainResult(steps_done=start, total_steps=total, stopped=False, resumed_from=start)
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state as it was
         for step in range(start + 1, total + 1):
-            if sink.should_stop():
+            stop = sink.should_stop()
+            if parallel is not None:
+                stop = parallel.agree(stop)
+            if stop:
                 result.stopped = True
                 break
             started = time.perf_counter()
@@ -299,6 +309,9 @@ def train(
                 picks = torch.randint(len(general_pairs), (general_per_step(config),)).tolist()
                 step_pairs += [general_pairs[i] for i in picks]
             step_pairs += pick_replay(replay_pairs, replay_per_step(config))
+            if parallel is not None:
+                step_pairs = parallel.shard(step_pairs)
+                torch.manual_seed(step_seed(config.seed, step) + parallel.rank)  # each its own rollouts
 
             optimizer.zero_grad(set_to_none=True)
             traces: list[dict[str, Any]] = []
@@ -317,6 +330,9 @@ def train(
                 )
             else:
                 totals = sft_step(loaded=loaded, pairs=step_pairs, config=config, autocast=autocast())
+            if parallel is not None:
+                parallel.average_gradients(trainable)
+                totals = parallel.sum_totals(totals)
 
             optimizer_started = time.perf_counter()
             clip_to = config.max_grad_norm if config.max_grad_norm > 0 else float("inf")
@@ -337,9 +353,21 @@ def train(
             if traces:
                 sink.on_traces(step, traces)
             result.steps_done, result.final_metrics = step, metrics
-            if monitors.stop_warning is not None:
-                raise MonitorStop(monitors.stop_warning)
-            if config.checkpoint_every and (step % config.checkpoint_every == 0) and step < total:
+            stop_warning = monitors.stop_warning
+            if parallel is not None:  # process 0's monitors decide, for every process
+                if not parallel.agree(stop_warning is not None):
+                    stop_warning = None
+                elif stop_warning is None:
+                    stop_warning = {"monitor": "process 0's", "message": "a monitor stopped the run"}
+            if stop_warning is not None:
+                raise MonitorStop(stop_warning)
+            writes_checkpoints = parallel is None or parallel.is_main
+            if (
+                writes_checkpoints
+                and config.checkpoint_every
+                and step % config.checkpoint_every == 0
+                and step < total
+            ):
                 parameters = dict(student.named_parameters())
                 path = save_step_state(
                     work_dir,

@@ -34,7 +34,7 @@ from worker.sdft.probe import load_general_probe
 from worker.sdft.scoring import get_scorer
 from worker.tasks.generation import adapter_name
 from worker.tasks.sink import DatabaseSink
-from worker.tasks.training import load_start_model, send_next_job, worker_id
+from worker.tasks.training import load_start_model, send_next_job, worker_device, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,7 @@ def _load_measured(plan: EvaluationPlan) -> LoadedModel:
         plan.track.base_model,
         {adapter_name(c): settings.artifacts_dir / str(c.path) for c in plan.adapters},
         models_dir=settings.models_dir,
+        device=worker_device(),
         trust_remote_code=plan.track.trust_remote_code,
     )
 

@@ -14,7 +14,7 @@ from backend.tracks.models import Track
 from worker.sdft.adapters import load_adapter_set, set_active
 from worker.sdft.evaluate import generate
 from worker.sdft.models import LoadedModel
-from worker.tasks.training import load_start_model, worker_id
+from worker.tasks.training import load_start_model, worker_device, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ def _model_with_adapters(track: Track, adapters: list[Checkpoint]) -> LoadedMode
             track.base_model,
             {adapter_name(c): settings.artifacts_dir / str(c.path) for c in adapters},
             models_dir=settings.models_dir,
+            device=worker_device(),
             trust_remote_code=track.trust_remote_code,
         )
     loaded = _warm_adapters[warm]

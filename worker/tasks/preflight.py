@@ -22,7 +22,7 @@ from worker.sdft.models import LoadedModel, load_model
 from worker.sdft.preflight import preflight
 from worker.sdft.scoring import get_scorer
 from worker.tasks.sink import DatabaseSink
-from worker.tasks.training import load_start_model, worker_id
+from worker.tasks.training import load_start_model, worker_device, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def run_preflight_job(job_id: int) -> None:
             loaded: LoadedModel = (
                 load_start_model(track, checkpoint)
                 if track is not None
-                else load_model(str(options["model"]), models_dir=settings.models_dir)
+                else load_model(str(options["model"]), models_dir=settings.models_dir, device=worker_device())
             )
             report = preflight(
                 loaded,

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,12 @@ from backend.settings import get_settings
 from backend.skills.models import Skill
 from backend.tracks.models import Track
 from worker.sdft.checkpoints import load_checkpoint, write_checkpoint
-from worker.sdft.config import TrainConfig
+from worker.sdft.config import ConfigError, TrainConfig
 from worker.sdft.data import Example
+from worker.sdft.launch import LaunchSpec, train_on_processes
 from worker.sdft.models import LoadedModel, load_model
-from worker.sdft.train import total_steps, train
+from worker.sdft.replay import ReplaySet
+from worker.sdft.train import TrainResult, total_steps, train
 from worker.tasks.replay import replay_sets
 from worker.tasks.sink import DatabaseSink
 
@@ -43,14 +46,45 @@ def job_work_dir(job: Job) -> Path:
     return get_settings().artifacts_dir / "jobs" / f"job-{job.id}-{int(job.created_at.timestamp())}" / "work"
 
 
+def worker_device() -> str:
+    """WORKER_DEVICE resolved on this worker: "auto" is the first CUDA GPU when torch sees one."""
+    import torch
+
+    setting = get_settings().worker_device
+    if setting == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if setting.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("WORKER_DEVICE", f"is {setting!r} but this worker's torch sees no CUDA device")
+    return setting
+
+
+def data_parallel_device(num_gpus: int) -> str:
+    """Where a num_gpus > 1 job's processes run: GPUs 0..num_gpus-1, or CPU processes if WORKER_DEVICE=cpu."""
+    import torch
+
+    if get_settings().worker_device == "cpu":
+        return "cpu"
+    found = torch.cuda.device_count()
+    if found < num_gpus:
+        raise ConfigError(
+            "num_gpus",
+            f"asks for {num_gpus} GPUs but this worker sees {found} (WORKER_DEVICE=cpu runs CPU processes instead)",
+        )
+    return "cuda"
+
+
 def load_start_model(track: Track, start: Checkpoint | None) -> LoadedModel:
-    """The model a job starts from: the base model for the root, else the checkpoint's files."""
+    """The model a job starts from, on this worker's device: the base model for the root, else the checkpoint's files."""
     settings = get_settings()
+    device = worker_device()
     if start is None or start.path is None:
         return load_model(
-            track.base_model, models_dir=settings.models_dir, trust_remote_code=track.trust_remote_code
+            track.base_model,
+            models_dir=settings.models_dir,
+            device=device,
+            trust_remote_code=track.trust_remote_code,
         )
-    return load_checkpoint(settings.artifacts_dir / start.path, models_dir=settings.models_dir)
+    return load_checkpoint(settings.artifacts_dir / start.path, models_dir=settings.models_dir, device=device)
 
 
 def _examples(session: Any, dataset_version_id: int, split: str) -> list[Example]:
@@ -144,15 +178,17 @@ def run_training_job(job_id: int) -> None:
 
         sink.total_steps = total_steps(config, len(examples))
         with sink:  # renews the lease from a thread while the model loads, trains and is saved
-            loaded = load_start_model(track, start)
-            result = train(
-                loaded=loaded,
+            train_job = _train_data_parallel if config.num_gpus > 1 else _train_in_process
+            result, write = train_job(
+                track=track,
+                start=start,
                 examples=examples,
                 config=config,
                 sink=sink,
                 work_dir=work_dir,
-                resume=True,
                 replay=replay,
+                checkpoint_dest=checkpoint_dest,
+                manifest=manifest_extra,
             )
             if sink.lost:
                 return
@@ -160,11 +196,7 @@ def run_training_job(job_id: int) -> None:
                 with sessions.begin() as session:
                     lifecycle.finish(session, job_id, claim.attempt, state="cancelled")
                 return
-            written = write_checkpoint(
-                loaded,
-                checkpoint_dest,
-                manifest={**manifest_extra, "config": config.to_dict(), "metrics": result.final_metrics},
-            )
+            written = write()
         manifest = _read_manifest(written)
         with sessions.begin() as session:
             checkpoint = lifecycle.succeed(
@@ -194,6 +226,64 @@ def run_training_job(job_id: int) -> None:
             )
     finally:
         send_next_job(track_id)
+
+
+def _train_in_process(
+    *,
+    track: Track,
+    start: Checkpoint | None,
+    config: TrainConfig,
+    checkpoint_dest: Path,
+    manifest: dict[str, Any],
+    **job: Any,
+) -> tuple[TrainResult, Callable[[], Path]]:
+    """Train in this process; the returned writer saves the checkpoint (not done if the job is cancelled)."""
+    loaded = load_start_model(track, start)
+    result = train(loaded=loaded, config=config, resume=True, **job)
+
+    def write() -> Path:
+        full_manifest = {**manifest, "config": config.to_dict(), "metrics": result.final_metrics}
+        return write_checkpoint(loaded, checkpoint_dest, manifest=full_manifest)
+
+    return result, write
+
+
+def _train_data_parallel(
+    *,
+    track: Track,
+    start: Checkpoint | None,
+    examples: list[Example],
+    config: TrainConfig,
+    sink: DatabaseSink,
+    work_dir: Path,
+    replay: list[ReplaySet],
+    checkpoint_dest: Path,
+    manifest: dict[str, Any],
+) -> tuple[TrainResult, Callable[[], Path]]:
+    """Train on num_gpus processes of this worker (worker/sdft/launch.py); process 0 writes the checkpoint."""
+    settings = get_settings()
+    spec = LaunchSpec.build(
+        model=settings.artifacts_dir / start.path if start is not None and start.path else track.base_model,
+        models_dir=settings.models_dir,
+        examples=examples,
+        config=config,
+        work_dir=work_dir,
+        checkpoint_dest=checkpoint_dest,
+        manifest=manifest,
+        device=data_parallel_device(config.num_gpus),
+        trust_remote_code=track.trust_remote_code,
+        replay=replay,
+    )
+    launched = train_on_processes(
+        spec, num_processes=config.num_gpus, sink=sink, launch_dir=work_dir.parent / "launch"
+    )
+
+    def written() -> Path:
+        if launched.checkpoint is None:
+            raise RuntimeError("the training processes stopped before their last step without being asked to")
+        return launched.checkpoint
+
+    return launched.result, written
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:

@@ -1726,6 +1726,11 @@ export interface components {
             /** N Rollouts */
             n_rollouts?: number | null;
             /**
+             * Num Gpus
+             * @description GPUs of one worker the job trains on, data parallel (must divide batch_size)
+             */
+            num_gpus?: number | null;
+            /**
              * Replay Fraction
              * @description fraction of each batch replayed from the track's earlier skills (teacher sees their demonstrations)
              */

@@ -1,0 +1,141 @@
+"""Data parallel training (num_gpus > 1): real processes under torch.distributed.run, here on the CPU (gloo).
+
+The check that matters: two processes, each with half of every batch and averaged gradients, end at
+the same weights as one process with the whole batch (SFT, which samples nothing). Then the SDFT
+path end to end: events reach the caller's sink, the checkpoint is written once and loads, a stop
+request stops every process, and a bad row fails with its line and field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from worker.sdft.checkpoints import load_checkpoint, verify_checkpoint
+from worker.sdft.config import ConfigError, TrainConfig
+from worker.sdft.data import DataError, Example
+from worker.sdft.launch import LaunchSpec, train_on_processes
+from worker.sdft.models import load_model
+from worker.sdft.sink import ListSink
+from worker.sdft.train import train
+
+EXAMPLES = [
+    Example(
+        prompt=[{"role": "user", "content": f"What is {i} plus {i}?"}],
+        demonstration=f"The answer is {2 * i}.",
+        line=i + 1,
+    )
+    for i in range(8)
+]
+FAST = {"batch_size": 4, "max_new_tokens": 8, "lr": 1e-2, "warmup_ratio": 0.0, "loss_chunk_size": 16}
+
+
+def spec_for(tmp_path: Path, models_dir: Path, config: TrainConfig, examples=EXAMPLES) -> LaunchSpec:
+    return LaunchSpec.build(
+        model="tiny",
+        models_dir=models_dir,
+        examples=examples,
+        config=config,
+        work_dir=tmp_path / "work",
+        checkpoint_dest=tmp_path / "checkpoint",
+        manifest={"job_id": 7},
+        device="cpu",
+    )
+
+
+def test_two_processes_with_half_a_batch_each_match_one_process_with_all_of_it(
+    tiny, models_dir: Path, tmp_path: Path
+) -> None:
+    config = TrainConfig(method="sft", steps=3, **FAST)
+    alone = ListSink()
+    train(loaded=tiny, examples=EXAMPLES, config=config, sink=alone, work_dir=tmp_path / "alone")
+
+    sink = ListSink()
+    launched = train_on_processes(
+        spec_for(tmp_path, models_dir, config.replace(num_gpus=2)),
+        num_processes=2,
+        sink=sink,
+        launch_dir=tmp_path / "launch",
+    )
+
+    assert (launched.result.steps_done, launched.result.stopped) == (3, False)
+    assert [step for step, _ in sink.steps] == [1, 2, 3]
+    for (_, parallel), (_, single) in zip(sink.steps, alone.steps, strict=True):
+        assert parallel["loss"] == pytest.approx(single["loss"], rel=1e-4)
+        assert parallel["loss_tokens"] == single["loss_tokens"]  # every process's tokens counted
+        assert parallel["grad_norm"] == pytest.approx(single["grad_norm"], rel=1e-3)
+    # Adam at lr 1e-2 moved the weights by up to 3e-2; summing in another order moves them 1e-5 apart.
+    trained = dict(load_checkpoint(launched.checkpoint, models_dir=models_dir).model.named_parameters())
+    untrained = dict(load_model("tiny", models_dir=models_dir).model.named_parameters())
+    with torch.no_grad():
+        moved = max(float((trained[name] - untrained[name]).abs().max()) for name in trained)
+        assert moved > 1e-2
+        for name, parameter in tiny.model.named_parameters():
+            torch.testing.assert_close(trained[name], parameter, rtol=0, atol=1e-4, msg=name)
+    manifest = verify_checkpoint(launched.checkpoint)
+    assert (manifest["job_id"], manifest["num_gpus"]) == (7, 2)
+
+
+def test_sdft_on_two_processes_reports_every_step_and_writes_one_checkpoint(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    config = TrainConfig(steps=2, num_gpus=2, trace_every=1, trace_samples=1, **FAST)
+    sink = ListSink()
+    launched = train_on_processes(
+        spec_for(tmp_path, models_dir, config), num_processes=2, sink=sink, launch_dir=tmp_path / "launch"
+    )
+    assert [step for step, _ in sink.steps] == [1, 2]
+    first = sink.steps[0][1]
+    assert first["divergence"] >= 0 and first["completion_tokens"] > 0
+    assert sink.traces and sink.traces[0][0] == 1  # process 0's traces reach the caller
+    assert sorted(path.name for path in (tmp_path).iterdir() if path.name.startswith("checkpoint")) == [
+        "checkpoint"
+    ]
+    untrained = load_model("tiny", models_dir=models_dir)
+    trained = load_checkpoint(launched.checkpoint, models_dir=models_dir)
+    moved = [
+        not torch.equal(a, b)
+        for a, b in zip(trained.model.parameters(), untrained.model.parameters(), strict=True)
+    ]
+    assert any(moved)
+
+
+def test_a_stop_request_stops_every_process_without_a_checkpoint(models_dir: Path, tmp_path: Path) -> None:
+    config = TrainConfig(steps=6, num_gpus=2, **FAST)
+    sink = ListSink(stop_after=1)
+    launched = train_on_processes(
+        spec_for(tmp_path, models_dir, config), num_processes=2, sink=sink, launch_dir=tmp_path / "launch"
+    )
+    assert launched.result.stopped and launched.checkpoint is None
+    assert 1 <= launched.result.steps_done < 6
+    assert not (tmp_path / "checkpoint").exists()
+
+
+def test_a_bad_row_fails_with_its_line_and_field(models_dir: Path, tmp_path: Path) -> None:
+    config = TrainConfig(steps=2, num_gpus=2, max_prompt_tokens=256, **FAST)
+    long_prompt = Example(prompt=[{"role": "user", "content": "word " * 400}], demonstration="short", line=42)
+    with pytest.raises(DataError) as raised:
+        train_on_processes(
+            spec_for(tmp_path, models_dir, config, examples=[long_prompt, *EXAMPLES[:3]]),
+            num_processes=2,
+            sink=ListSink(),
+            launch_dir=tmp_path / "launch",
+        )
+    assert (raised.value.line, raised.value.field) == (42, "prompt")
+    assert not (tmp_path / "checkpoint").exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"num_gpus": 3}, "must divide batch_size"),
+        ({"num_gpus": 2, "rollout_engine": "vllm"}, "rollout_engine: transformers"),
+        ({"num_gpus": 0}, "> 0"),
+    ],
+)
+def test_config_refuses_what_data_parallel_cannot_do(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as raised:
+        TrainConfig.from_dict({**FAST, **changes})
+    assert raised.value.field == "num_gpus"
