@@ -102,15 +102,23 @@ def test_sdft_on_two_processes_reports_every_step_and_writes_one_checkpoint(
     assert any(moved)
 
 
-def test_a_stop_request_stops_every_process_without_a_checkpoint(models_dir: Path, tmp_path: Path) -> None:
-    config = TrainConfig(steps=6, num_gpus=2, **FAST)
-    sink = ListSink(stop_after=1)
-    launched = train_on_processes(
-        spec_for(tmp_path, models_dir, config), num_processes=2, sink=sink, launch_dir=tmp_path / "launch"
+def test_a_stopped_run_writes_no_checkpoint_and_a_relaunch_resumes_it(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    config = TrainConfig(steps=4, num_gpus=2, checkpoint_every=1, **FAST)
+    spec = spec_for(tmp_path, models_dir, config)
+    stopped = train_on_processes(
+        spec, num_processes=2, sink=ListSink(stop_after=1), launch_dir=tmp_path / "launch"
     )
-    assert launched.result.stopped and launched.checkpoint is None
-    assert 1 <= launched.result.steps_done < 6
+    assert stopped.result.stopped and stopped.checkpoint is None
+    assert 1 <= stopped.result.steps_done < 4
     assert not (tmp_path / "checkpoint").exists()
+
+    sink = ListSink()
+    resumed = train_on_processes(spec, num_processes=2, sink=sink, launch_dir=tmp_path / "launch")
+    assert resumed.result.resumed_from == stopped.result.steps_done
+    assert [step for step, _ in sink.steps] == list(range(stopped.result.steps_done + 1, 5))
+    assert resumed.checkpoint is not None and verify_checkpoint(resumed.checkpoint)["metrics"]
 
 
 def test_a_bad_row_fails_with_its_line_and_field(models_dir: Path, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -12,7 +13,7 @@ from backend.settings import get_settings
 from tests.backend.factories import make_skill_with_version
 from tests.worker.test_jobs_worker import FAST, TERMINAL, submit, wait_for
 from worker.sdft.config import ConfigError
-from worker.tasks.training import data_parallel_device
+from worker.tasks.training import data_parallel_device, worker_device
 
 
 def test_a_two_gpu_job_trains_on_two_processes_and_promotes_their_checkpoint(
@@ -45,5 +46,24 @@ def test_a_worker_without_enough_gpus_refuses_naming_num_gpus(monkeypatch: pytes
         with pytest.raises(ConfigError, match="asks for 2 GPUs but this worker sees 0") as raised:
             data_parallel_device(2)
         assert raised.value.field == "num_gpus"
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("cpu", "cpu"), ("auto", "cpu")])
+def test_worker_device_on_a_machine_without_cuda(
+    monkeypatch: pytest.MonkeyPatch, setting: str, expected: str
+) -> None:
+    monkeypatch.setenv("WORKER_DEVICE", setting)
+    get_settings.cache_clear()
+    try:
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU")
+        assert worker_device() == expected
+        monkeypatch.setenv("WORKER_DEVICE", "cuda:1")
+        get_settings.cache_clear()
+        with pytest.raises(ConfigError, match="sees no CUDA device") as raised:
+            worker_device()
+        assert raised.value.field == "WORKER_DEVICE"
     finally:
         get_settings.cache_clear()
