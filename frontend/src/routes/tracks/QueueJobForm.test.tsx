@@ -1,16 +1,38 @@
 import { screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { vi } from "vitest";
+
+// A fake backend at the fetch boundary, installed before any module creates the API client.
+const server = await vi.hoisted(async () => (await import("../../test/fakeServer")).installFakeServer());
+
 import { renderWithProviders } from "../../test/render";
 import { QueueJobForm } from "./QueueJobForm";
 
+beforeEach(() => {
+  server.routes = [
+    ["GET", /^\/api\/skills$/, () => [{ id: 1, name: "dates" }]],
+    ["GET", /^\/api\/skills\/1\/datasets$/, () => [{ id: 9, version: 1, n_train: 8, n_eval: 2, sha256: "abcdef0123456789" }]],
+  ];
+  server.requests = [];
+});
+
 test("choosing SDFT shows what our benchmark measured against SFT; SFT hides it", async () => {
-  vi.stubGlobal("fetch", vi.fn(async () => new Response("[]", { status: 200, headers: { "content-type": "application/json" } })));
   renderWithProviders(<QueueJobForm onSubmit={() => {}} onCancel={() => {}} pending={false} error={null} />);
   const note = screen.getByRole("note", { name: "What we measured" });
   expect(note).toHaveTextContent("SFT reached 87 %");
   expect(note).toHaveTextContent("the paper's settings 9 %");
   await userEvent.click(screen.getByDisplayValue("sft"));
   expect(screen.queryByRole("note", { name: "What we measured" })).toBeNull();
-  vi.unstubAllGlobals();
+});
+
+test("the GPUs field sends num_gpus with the batch size; empty fields are left to the engine", async () => {
+  const onSubmit = vi.fn();
+  renderWithProviders(<QueueJobForm onSubmit={onSubmit} onCancel={() => {}} pending={false} error={null} />);
+  await screen.findByText(/v1 · 8 train/);
+  await userEvent.type(screen.getByLabelText("Batch size"), "4");
+  await userEvent.type(screen.getByLabelText("GPUs"), "2");
+  await userEvent.click(screen.getByRole("button", { name: "Queue skill" }));
+  expect(onSubmit).toHaveBeenCalledWith(
+    expect.objectContaining({ skill_id: 1, dataset_version_id: 9, config: { trace_every: 5, batch_size: 4, num_gpus: 2 } }),
+  );
 });

@@ -20,6 +20,7 @@ const NUMBER_FIELDS: { key: keyof Config; label: string; placeholder: string; st
   { key: "replay_fraction", label: "Replay fraction", placeholder: "0", step: "any", hint: "share of each batch replayed from the track's earlier skills" },
   { key: "general_mix", label: "General mix", placeholder: "0", step: "any", hint: "share of general prompts kept close to the start (SDFT)" },
   { key: "lora_rank", label: "LoRA rank", placeholder: "full fine-tuning" },
+  { key: "num_gpus", label: "GPUs", placeholder: "1", hint: "data parallel over this many GPUs of one worker; must divide the batch size" },
 ];
 
 export function QueueJobForm({
