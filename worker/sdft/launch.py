@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -136,7 +137,14 @@ def train_on_processes(
     relay = _EventRelay(launch_dir / "events.jsonl", sink)
     stop_path = launch_dir / "stop"
     with open(launch_dir / "launcher.log", "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO_ROOT,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509 - no threads run in the child yet
+        )
         try:
             while process.poll() is None:
                 relay.poll()
@@ -153,6 +161,16 @@ def train_on_processes(
     result = json.loads((launch_dir / "result.json").read_text())
     checkpoint = result.pop("checkpoint")
     return LaunchResult(TrainResult(**result), Path(checkpoint) if checkpoint else None)
+
+
+def _die_with_parent() -> None:
+    """The launcher gets SIGTERM (and passes it on to every training process) when its caller dies:
+    a killed worker leaves no training processes holding its GPUs while the job's next attempt starts.
+    (Linux delivers it when the thread that started the launcher ends: the task's own thread here.)"""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class _EventRelay:
