@@ -102,11 +102,11 @@ def test_sdft_on_two_processes_reports_every_step_and_writes_one_checkpoint(
     assert any(moved)
 
 
-def test_a_stopped_run_writes_no_checkpoint_and_a_relaunch_resumes_it(
-    models_dir: Path, tmp_path: Path
+def test_a_stopped_run_writes_no_checkpoint_and_a_relaunch_resumes_it_exactly(
+    tiny, models_dir: Path, tmp_path: Path
 ) -> None:
-    config = TrainConfig(steps=4, num_gpus=2, checkpoint_every=1, **FAST)
-    spec = spec_for(tmp_path, models_dir, config)
+    config = TrainConfig(method="sft", steps=4, checkpoint_every=1, **FAST)
+    spec = spec_for(tmp_path, models_dir, config.replace(num_gpus=2))
     stopped = train_on_processes(
         spec, num_processes=2, sink=ListSink(stop_after=1), launch_dir=tmp_path / "launch"
     )
@@ -118,7 +118,49 @@ def test_a_stopped_run_writes_no_checkpoint_and_a_relaunch_resumes_it(
     resumed = train_on_processes(spec, num_processes=2, sink=sink, launch_dir=tmp_path / "launch")
     assert resumed.result.resumed_from == stopped.result.steps_done
     assert [step for step, _ in sink.steps] == list(range(stopped.result.steps_done + 1, 5))
-    assert resumed.checkpoint is not None and verify_checkpoint(resumed.checkpoint)["metrics"]
+    # AdamW's state came back from the step checkpoint (each process's share, gathered when saved):
+    # the resumed run ends where one process running all four steps ends.
+    train(loaded=tiny, examples=EXAMPLES, config=config, sink=ListSink(), work_dir=tmp_path / "alone")
+    trained = dict(load_checkpoint(resumed.checkpoint, models_dir=models_dir).model.named_parameters())
+    with torch.no_grad():
+        for name, parameter in tiny.model.named_parameters():
+            torch.testing.assert_close(trained[name], parameter, rtol=0, atol=1e-4, msg=name)
+
+
+def _optimizer_state_elements(rank: int, world_size: int, init_file: str, sizes: list) -> None:
+    import torch.distributed as dist
+
+    from worker.sdft.parallel import DataParallel
+    from worker.sdft.train import build_optimizer
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
+    try:
+        torch.manual_seed(0)
+        parameters = [torch.nn.Parameter(torch.randn(64, 64)) for _ in range(8)]
+        optimizer = build_optimizer(parameters, config=TrainConfig(), parallel=DataParallel(rank, world_size))
+        for parameter in parameters:
+            parameter.grad = torch.ones_like(parameter)
+        optimizer.step()
+        held = sum(
+            value.numel()
+            for state in optimizer.optim.state.values()
+            for value in state.values()
+            if value.dim() > 0
+        )
+        sizes[rank] = held
+    finally:
+        dist.destroy_process_group()
+
+
+def test_each_process_keeps_only_its_share_of_adamw_state(tmp_path: Path) -> None:
+    import torch.multiprocessing as mp
+
+    with mp.Manager() as manager:
+        sizes = manager.list([0, 0])
+        mp.spawn(_optimizer_state_elements, args=(2, str(tmp_path / "init"), sizes), nprocs=2)
+        held = list(sizes)
+    everything = 2 * 8 * 64 * 64  # AdamW's two moments for every parameter
+    assert held == [everything // 2, everything // 2]
 
 
 def test_a_bad_row_fails_with_its_line_and_field(models_dir: Path, tmp_path: Path) -> None:

@@ -101,7 +101,8 @@ class TrainConfig:
     # min(mean exp(trainer - sampler log-prob), cap), as the paper's code does; None: no correction.
     importance_cap: float | None = 2.0
     # Data parallel over this many GPUs of one worker (torch.distributed.run, one process each):
-    # each process samples and scores batch_size / num_gpus prompts, gradients are averaged.
+    # each process samples and scores batch_size / num_gpus prompts, gradients are averaged, and
+    # each keeps 1 / num_gpus of AdamW's state.
     num_gpus: int = 1
 
     # --- parameter-efficient training

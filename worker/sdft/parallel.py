@@ -5,7 +5,8 @@ the same way everywhere (same seed), then split: process r samples, scores and b
 prompts r, r + world, r + 2 * world, ... Gradients are then averaged, so every process applies the
 same update and the weights stay identical without ever being sent. With an equal share per
 process (num_gpus divides batch_size), the average of the per-process means is the step's mean, the
-paper's reduction. Process 0 reports, writes checkpoints and decides when to stop.
+paper's reduction. AdamW's state is split between the processes (train.build_optimizer). Process 0
+reports, writes checkpoints and decides when to stop.
 """
 
 from __future__ import annotations

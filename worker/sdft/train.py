@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.distributed.optim import ZeroRedundancyOptimizer
 
 from worker.sdft.config import ConfigError, TrainConfig
 from worker.sdft.data import DataError, Example, examples_hash
@@ -147,6 +148,29 @@ def build_pairs(loaded: LoadedModel, examples: list[Example], config: TrainConfi
     return pairs
 
 
+def build_optimizer(
+    trainable: list[torch.nn.Parameter], *, config: TrainConfig, parallel: DataParallel | None
+) -> torch.optim.Optimizer:
+    """AdamW; data parallel over several processes, each keeps only its share of AdamW's state.
+
+    That share (ZeRO stage 1, torch's ZeroRedundancyOptimizer) is what lets full fine-tuning fit:
+    AdamW's two moments are 8 of the 16 bytes per parameter that weights, gradients and moments
+    take in fp32; over N processes they take 8 / N. Each process updates its share of the weights
+    and sends them to the others, so the update is the one a single AdamW would make.
+    """
+    options: dict[str, Any] = {
+        "lr": config.lr,
+        "betas": (config.adam_beta1, config.adam_beta2),
+        "weight_decay": config.weight_decay,
+        # One fused kernel instead of a loop over parameters: 10x less optimizer time on CPU
+        # (0.09 s against 0.9 s per step for SmolLM2-135M's weights), the same update.
+        "fused": all(parameter.device.type in ("cpu", "cuda") for parameter in trainable) or None,
+    }
+    if parallel is not None and parallel.world_size > 1:
+        return ZeroRedundancyOptimizer(trainable, optimizer_class=torch.optim.AdamW, **options)
+    return torch.optim.AdamW(trainable, **options)
+
+
 def build_rollout_engine(loaded: LoadedModel, config: TrainConfig) -> RolloutEngine:
     """The engine the config names; vLLM's absence is a ConfigError naming `rollout_engine` and why."""
     if config.rollout_engine == "transformers" or config.method != "sdft":
@@ -267,15 +291,7 @@ def train(
         templates=[replay_set.template for replay_set in replay or []],
     )
     engine = monitors.watch(engine)
-    optimizer = torch.optim.AdamW(
-        trainable,
-        lr=config.lr,
-        betas=(config.adam_beta1, config.adam_beta2),
-        weight_decay=config.weight_decay,
-        # One fused kernel instead of a loop over parameters: 10x less optimizer time on CPU
-        # (0.09 s against 0.9 s per step for SmolLM2-135M's weights), the same update.
-        fused=all(parameter.device.type in ("cpu", "cuda") for parameter in trainable) or None,
-    )
+    optimizer = build_optimizer(trainable, config=config, parallel=parallel)
 
     start = 0
     if resume:
@@ -361,13 +377,10 @@ def train(
                     stop_warning = {"monitor": "process 0's", "message": "a monitor stopped the run"}
             if stop_warning is not None:
                 raise MonitorStop(stop_warning)
-            writes_checkpoints = parallel is None or parallel.is_main
-            if (
-                writes_checkpoints
-                and config.checkpoint_every
-                and step % config.checkpoint_every == 0
-                and step < total
-            ):
+            due = bool(config.checkpoint_every) and step % config.checkpoint_every == 0 and step < total
+            if due and isinstance(optimizer, ZeroRedundancyOptimizer):
+                optimizer.consolidate_state_dict(to=0)  # every process sends its share to process 0
+            if due and (parallel is None or parallel.is_main):
                 parameters = dict(student.named_parameters())
                 path = save_step_state(
                     work_dir,
