@@ -18,9 +18,10 @@ from worker.sdft.models import LoadedModel
 def _top(logprobs: torch.Tensor, tokenizer: Any, k: int) -> list[list[list[Any]]]:
     """(N, V) -> per position, the k most likely [token text, log-prob]."""
     values, indices = logprobs.topk(min(k, logprobs.shape[-1]), dim=-1)
+    # One copy to the host, not one per element (each a device sync on a GPU).
     return [
-        [[tokenizer.decode([int(i)]), round(float(v), 4)] for v, i in zip(row_values, row_ids, strict=True)]
-        for row_values, row_ids in zip(values, indices, strict=True)
+        [[tokenizer.decode([i]), round(v, 4)] for v, i in zip(row_values, row_ids, strict=True)]
+        for row_values, row_ids in zip(values.tolist(), indices.tolist(), strict=True)
     ]
 
 
@@ -64,19 +65,19 @@ def token_traces(
         )  # (C, V)
     finally:
         loaded.model.train(was_training)
-    per_token = token_divergence(student, teacher, divergence=divergence, beta=beta)  # (C,)
+    divergences = token_divergence(student, teacher, divergence=divergence, beta=beta).tolist()  # (C,)
     targets = torch.tensor(completion_ids, device=student.device).unsqueeze(-1)
-    student_chosen = student.gather(-1, targets).squeeze(-1)
-    teacher_chosen = teacher.gather(-1, targets).squeeze(-1)
+    student_chosen = student.gather(-1, targets).squeeze(-1).tolist()
+    teacher_chosen = teacher.gather(-1, targets).squeeze(-1).tolist()
     student_top = _top(student, loaded.tokenizer, top_k)
     teacher_top = _top(teacher, loaded.tokenizer, top_k)
     return [
         {
             "token": loaded.tokenizer.decode([token_id]),
             "token_id": int(token_id),
-            "student_logprob": round(float(student_chosen[index]), 4),
-            "teacher_logprob": round(float(teacher_chosen[index]), 4),
-            "divergence": round(float(per_token[index]), 4),
+            "student_logprob": round(student_chosen[index], 4),
+            "teacher_logprob": round(teacher_chosen[index], 4),
+            "divergence": round(divergences[index], 4),
             "student_top": student_top[index],
             "teacher_top": teacher_top[index],
         }
