@@ -17,6 +17,7 @@ from bench.teacher_templates import FORMAT_TEACHER_TEMPLATE, PLAIN_TEACHER_TEMPL
 from worker.sdft.config import PAPER_TEACHER_TEMPLATE, TrainConfig
 from worker.sdft.data import Example
 from worker.sdft.models import LoadedModel
+from worker.sdft.replay import ReplaySet
 from worker.sdft.sink import ListSink
 from worker.sdft.train import train
 
@@ -215,12 +216,38 @@ VARIANTS: dict[str, Method] = {
 }
 
 
+# Sequential runs only: replay draws prompts from the skills learned before the current one.
+SEQUENTIAL_VARIANTS: dict[str, Method] = {
+    method.name: method
+    for method in (
+        Method(
+            "sdft-format-skip0-lr5e-5-replay25",
+            "engine",
+            "the dates tuning winner with 25% of each batch replayed from the earlier skills",
+            {
+                "teacher_template": FORMAT_TEACHER_TEMPLATE,
+                "skip_first_tokens": 0,
+                "lr": 5e-5,
+                "replay_fraction": 0.25,
+            },
+        ),
+        Method(
+            "sdft-paper-replay25",
+            "engine",
+            "SDFT paper with 25% of each batch replayed from the earlier skills",
+            {"replay_fraction": 0.25},
+        ),
+    )
+}
+
+
 def find_method(name: str) -> Method:
-    if name in METHODS:
-        return METHODS[name]
-    if name in VARIANTS:
-        return VARIANTS[name]
-    raise ValueError(f"unknown method {name!r}; known: {', '.join([*METHODS, *VARIANTS])}")
+    for table in (METHODS, VARIANTS, SEQUENTIAL_VARIANTS):
+        if name in table:
+            return table[name]
+    raise ValueError(
+        f"unknown method {name!r}; known: {', '.join([*METHODS, *VARIANTS, *SEQUENTIAL_VARIANTS])}"
+    )
 
 
 # Open-ended prompts for general_mix, written for this benchmark and unlike the probe's items
@@ -276,9 +303,12 @@ def train_engine(
     budget: Budget,
     seed: int,
     work_dir: Path,
+    replay: list[ReplaySet] | None = None,
 ) -> TrainOutcome:
-    """Train `loaded.model` in place with Apprentice's engine."""
+    """Train `loaded.model` in place with Apprentice's engine (replaying `replay` if the method does)."""
     config = method.train_config(budget, seed=seed)
+    if config.replay_fraction and not replay:  # the first skill has nothing to replay yet
+        config = config.replace(replay_fraction=0.0)
     sink = ListSink()
     started = time.perf_counter()
     result = train(
@@ -289,6 +319,7 @@ def train_engine(
         work_dir=work_dir,
         resume=False,
         general_prompts=general_prompts() if method.needs_general_prompts else None,
+        replay=replay if config.replay_fraction else None,
     )
     wall = time.perf_counter() - started
     step_seconds = sink.metric("step_s")

@@ -16,6 +16,7 @@ from typing import Any
 from bench.learning_methods import METHODS, Budget, Method, find_method
 from bench.learning_runner import Context, base_evaluation, evaluate, fresh_copy, measure, train_once
 from bench.teacher_templates import TEACHER_TEMPLATES
+from worker.sdft.replay import ReplaySet
 
 
 def run_teacher_check(ctx: Context) -> None:
@@ -179,13 +180,32 @@ def run_sequential(ctx: Context) -> None:
             continue
         record: dict[str, Any] = {"key": key, "method": name, "seed": seed, "budget": budget.to_dict()}
         record.update(skills=order, status="ok", rows=[])
+        record["replay_fraction"] = method.overrides.get("replay_fraction", 0.0)
         try:
             base = base_evaluation(ctx, order, holdout=False)
             record["rows"].append({"checkpoint": 0, "learned": None, "train_wall_s": 0.0, **_row(base)})
             loaded = fresh_copy(ctx.base)
+            template = method.train_config(budget, seed=seed).teacher_template
             for checkpoint, skill_name in enumerate(order, start=1):
+                earlier = [
+                    ReplaySet(
+                        name=name,
+                        examples=ctx.skill(name).train_examples(
+                            tagged=method.science_tagged, limit=settings.train_limit
+                        ),
+                        template=template,
+                    )
+                    for name in order[: checkpoint - 1]
+                ]
                 loaded, info = train_once(
-                    ctx, method, ctx.skill(skill_name), seed=seed, budget=budget, fit=False, start=loaded
+                    ctx,
+                    method,
+                    ctx.skill(skill_name),
+                    seed=seed,
+                    budget=budget,
+                    fit=False,
+                    start=loaded,
+                    replay=earlier,
                 )
                 evaluation = evaluate(ctx, loaded, order)
                 row = {

@@ -20,6 +20,7 @@ from typing import Any
 from bench.learning_methods import Budget, Method, train_engine
 from bench.learning_skills import Skill, load_skill
 from bench.learning_trl import train_trl, trl_unavailable_reason
+from worker.sdft.replay import ReplaySet
 
 
 @dataclass
@@ -174,9 +175,19 @@ def base_evaluation(ctx: Context, skill_names: list[str], *, holdout: bool) -> d
 
 
 def train_once(
-    ctx: Context, method: Method, skill: Skill, *, seed: int, budget: Budget, fit: bool, start: Any = None
+    ctx: Context,
+    method: Method,
+    skill: Skill,
+    *,
+    seed: int,
+    budget: Budget,
+    fit: bool,
+    start: Any = None,
+    replay: list[ReplaySet] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Train a fresh copy of the base (or `start`, trained in place) with `method`; returns (model, train info)."""
+    """Train a fresh copy of the base (or `start`, trained in place) with `method`; returns (model, train info).
+
+    `replay`: the earlier skills' demonstrations, for a method that replays them (sequential runs)."""
     settings = ctx.settings
     tagged = method.science_tagged
     examples = (
@@ -200,7 +211,7 @@ def train_once(
         else:
             loaded = start if start is not None else fresh_copy(ctx.base)
             outcome = train_engine(
-                loaded, examples, method=method, budget=budget, seed=seed, work_dir=Path(work)
+                loaded, examples, method=method, budget=budget, seed=seed, work_dir=Path(work), replay=replay
             )
     info = {
         "train_examples": len(examples),

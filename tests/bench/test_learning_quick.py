@@ -33,8 +33,15 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
         "--methods",
         "base,sft,sdft-paper",
     ]
-    argv += ["--sequential-methods", "sdft-paper", "--sequential-skills", "science,dates"]
-    argv += ["--steps", "1", "--sequential-steps", "1"]
+    argv += ["--sequential-methods", "sdft-paper,sdft-paper-replay25", "--sequential-skills", "science,dates"]
+    argv += [
+        "--steps",
+        "1",
+        "--sequential-steps",
+        "1",
+        "--batch-size",
+        "4",
+    ]  # 4: one replayed prompt per step
     argv += ["--train-limit", "2", "--eval-limit", "2", "--probe-items", "4", "--probe-max-new-tokens", "4"]
     argv += ["--eval-max-new-tokens", "6", "--max-new-tokens", "4", "--teacher-rows", "2"]
     assert learning.main(argv) == 0
@@ -54,12 +61,14 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
     assert set(checks) == {"student", "paper", "plain", "format"}
     assert all(check["n"] == 2 and 0.0 <= check["accuracy"] <= 1.0 for check in checks.values())
 
-    (sequential,) = results["sequential"]
-    assert sequential["status"] == "ok", sequential.get("traceback")
-    assert [row["learned"] for row in sequential["rows"]] == [None, "science", "dates"]
-    last = sequential["summaries"][-1]
-    assert last["skills_learned"] == [1, 2] and last["average_accuracy"] is not None
-    assert last["backward_transfer"] is not None and last["forgetting"] >= 0.0
+    sequential, replayed = results["sequential"]
+    for record in (sequential, replayed):
+        assert record["status"] == "ok", record.get("traceback")
+        assert [row["learned"] for row in record["rows"]] == [None, "science", "dates"]
+        last = record["summaries"][-1]
+        assert last["skills_learned"] == [1, 2] and last["average_accuracy"] is not None
+        assert last["backward_transfer"] is not None and last["forgetting"] >= 0.0
+    assert (sequential["replay_fraction"], replayed["replay_fraction"]) == (0.0, 0.25)
 
     report = (tmp_path / "learning.md").read_text()
     assert "### dates on tiny" in report and "| sdft-paper |" in report
