@@ -65,7 +65,9 @@ def _method_rank(name: str) -> tuple[int, str]:
 def comparison_groups(
     files: list[tuple[str, dict[str, Any]]], phase: str
 ) -> dict[tuple[str, ...], list[dict]]:
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    """Runs of one phase by (files, model, skill, budget): the runs of one budget are one table even
+    when parallel processes wrote them to several files (a run recorded twice counts once)."""
+    by_budget: dict[tuple[str, ...], dict[str, tuple[str, dict[str, Any]]]] = {}
     for tag, data in files:
         for run in data.get("runs", []):
             if run["phase"] != phase:
@@ -76,8 +78,12 @@ def comparison_groups(
                 if r["phase"] == phase and r["skill"] == run["skill"] and r["method"] != "base"
             ]
             budget = run["budget"] if run["method"] != "base" or not trained else trained[0]["budget"]
-            key = (tag, run["model"], run["skill"], _budget_text(budget))
-            groups.setdefault(key, []).append(run)
+            key = (run["model"], run["skill"], _budget_text(budget))
+            by_budget.setdefault(key, {})[run["key"]] = (tag, run)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for (model, skill, budget), runs in by_budget.items():
+        tags = ", ".join(dict.fromkeys(f"learning-{tag}.json" for tag, _ in runs.values()))
+        groups[(tags, model, skill, budget)] = [run for _, run in runs.values()]
     return groups
 
 
@@ -151,11 +157,11 @@ def comparison_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     groups = comparison_groups(files, "comparison")
     if not groups:
         return [*lines, "No comparison run recorded yet.", ""]
-    for (tag, model, skill, budget), runs in groups.items():
+    for (tags, model, skill, budget), runs in groups.items():
         rows = summarise(runs)
         n = next((row["task_n"] for row in rows if row["task_n"]), "?")
         lines += [
-            f"### {skill} on {model} ({budget}; eval n={n}; file learning-{tag}.json)",
+            f"### {skill} on {model} ({budget}; eval n={n}; {'files' if ',' in tags else 'file'} {tags})",
             "",
             "| method | seeds | new-task acc % | general probe % | KL from base | train s | paper 7B task / prior | notes |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -178,10 +184,14 @@ def tuning_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     groups = comparison_groups(files, "tuning")
     if not groups:
         return [*lines, "No tuning run recorded yet.", ""]
-    for (tag, model, skill, budget), runs in groups.items():
-        choice = dict(files)[tag].get("best")
+    for (tags, model, skill, budget), runs in groups.items():
+        named = tags.split(", ")
+        choice = next(
+            (data["best"] for tag, data in files if f"learning-{tag}.json" in named and data.get("best")),
+            None,
+        )
         lines += [
-            f"### {skill} on {model} ({budget}; file learning-{tag}.json)",
+            f"### {skill} on {model} ({budget}; {'files' if len(named) > 1 else 'file'} {tags})",
             "",
             "| candidate | settings | holdout task % | general % | KL from base | train s | status |",
             "| --- | --- | --- | --- | --- | --- | --- |",
@@ -212,7 +222,7 @@ def _monitor_names(row: dict[str, Any]) -> str:
 
 def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     lines = [
-        "## Sequential: tool use → science → dates, regression matrix and continual-learning summary",
+        "## Sequential: skills one after another on one model, regression matrix and continual-learning summary",
         "",
     ]
     records = [(tag, record) for tag, data in files for record in data.get("sequential", [])]
@@ -221,7 +231,7 @@ def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     for tag, record in records:
         model = dict(files)[tag]["invocation"]["settings"]["model"]
         lines += [
-            f"### {record['method']} on {model}, seed {record['seed']} ({_budget_text(record['budget'])} per skill; file learning-{tag}.json)",
+            f"### {record['method']} on {model}, {' → '.join(record['skills'])}, seed {record['seed']} ({_budget_text(record['budget'])} per skill; file learning-{tag}.json)",
             "",
         ]
         if record["status"] != "ok":
