@@ -21,6 +21,7 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT hides it"
   const note = screen.getByRole("note", { name: "What we measured" });
   expect(note).toHaveTextContent("SFT reached 87 %");
   expect(note).toHaveTextContent("the paper's settings 9 %");
+  expect(note).toHaveTextContent("SFT reached 27 % and 6 %, SDFT 0 %");
   await userEvent.click(screen.getByDisplayValue("sft"));
   expect(screen.queryByRole("note", { name: "What we measured" })).toBeNull();
 });
