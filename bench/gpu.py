@@ -171,16 +171,17 @@ def run_engine(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(title for title, _, _ in COLUMNS) + " |"]
-    lines.append("|" + "---|" * len(COLUMNS))
+def table(
+    rows: list[dict[str, Any]], columns: list[tuple[str, str, str]] = COLUMNS, name: str = "engine"
+) -> str:
+    """Markdown table of `rows` by `columns` (title, key, format); a row that did not run says why."""
+    lines = ["| " + " | ".join(title for title, _, _ in columns) + " |"]
+    lines.append("|" + "---|" * len(columns))
     for row in rows:
         if row.get("status") != "ok":
-            lines.append(
-                f"| {row['engine']} | {row.get('status')}: {row.get('reason') or row.get('error')} |"
-            )
+            lines.append(f"| {row[name]} | {row.get('status')}: {row.get('reason') or row.get('error')} |")
             continue
-        cells = [fmt.format(row[key]) if row.get(key) is not None else "-" for _, key, fmt in COLUMNS]
+        cells = [fmt.format(row[key]) if row.get(key) is not None else "-" for _, key, fmt in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

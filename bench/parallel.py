@@ -29,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `bench` and the engine importable
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench.gpu import table as gpu_table  # noqa: E402
 from bench.step import load_examples  # noqa: E402
 from worker.sdft.config import TrainConfig  # noqa: E402
 from worker.sdft.launch import LaunchSpec, train_on_processes  # noqa: E402
@@ -98,14 +99,7 @@ def run(args: argparse.Namespace, processes: int) -> dict[str, Any]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(title for title, _, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for row in rows:
-        if row["status"] != "ok":
-            lines.append(f"| {row['processes']} | {row['status']}: {row.get('error', '')} |")
-            continue
-        cells = [fmt.format(row[key]) if row.get(key) is not None else "-" for _, key, fmt in COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return gpu_table(rows, COLUMNS, name="processes")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
