@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/parallel.py --device cuda --processes 1,2,4            # GPUs 0..3
     .venv/bin/python bench/parallel.py --model tiny --device cpu --steps 2         # smoke
+    .venv/bin/python bench/parallel.py --processes 2,2s                            # 2s: weights sharded (FSDP)
 
 Every row runs through the same launcher a job uses (worker/sdft/launch.py: torch.distributed.run,
 one process per device, process 0 reporting), so process start-up and model loading cost the same
@@ -38,6 +39,7 @@ from worker.sdft.sink import ListSink  # noqa: E402
 RESULTS = REPO_ROOT / "bench" / "results" / "parallel.json"
 COLUMNS = [
     ("processes", "processes", "{}"),
+    ("weights", "weights", "{}"),
     ("step s", "step_s", "{:.2f}"),
     ("rollout s", "rollout_s", "{:.2f}"),
     ("student s", "student_s", "{:.2f}"),
@@ -48,7 +50,13 @@ COLUMNS = [
 ]
 
 
-def run(args: argparse.Namespace, processes: int) -> dict[str, Any]:
+def parse_row(token: str) -> tuple[int, bool]:
+    """ "2" -> (2, whole weights in every process), "2s" -> (2, weights sharded over them)."""
+    token = token.strip()
+    return int(token.removesuffix("s")), token.endswith("s")
+
+
+def run(args: argparse.Namespace, processes: int, sharded: bool) -> dict[str, Any]:
     """One launch of `processes` processes; the mean step metrics after the first step."""
     examples = load_examples(args.task, max(args.batch_size * args.steps, args.batch_size))
     config = TrainConfig(
@@ -56,6 +64,7 @@ def run(args: argparse.Namespace, processes: int) -> dict[str, Any]:
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
         num_gpus=processes,
+        shard_weights=sharded,
         dtype="bfloat16" if args.device.startswith("cuda") else "float32",
         seed=0,
     )
@@ -83,6 +92,7 @@ def run(args: argparse.Namespace, processes: int) -> dict[str, Any]:
 
     return {
         "processes": processes,
+        "weights": "sharded" if sharded else "whole",
         "status": "ok",
         "steps_measured": len(measured),
         "step_s": mean("step_s"),
@@ -109,7 +119,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "data" / "models")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--processes", default="1,2", help="comma-separated process counts, one row each")
+    parser.add_argument(
+        "--processes",
+        default="1,2",
+        help="comma-separated process counts, one row each; a trailing s shards the weights (2s)",
+    )
     parser.add_argument("--steps", type=int, default=4, help="the first is warm-up and not measured")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=32)
@@ -118,35 +132,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--cores", type=int, default=os.cpu_count() or 1, help="CPU cores split between processes"
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--row", type=int, help=argparse.SUPPRESS)  # set in the per-row child process
+    parser.add_argument("--row", help=argparse.SUPPRESS)  # set in the per-row child process
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.row:  # child: one row, as JSON on the last line of stdout
-        print(json.dumps(run(args, args.row)))
+        print(json.dumps(run(args, *parse_row(args.row))))
         return 0
     rows = []
-    for processes in [int(count) for count in args.processes.split(",") if count.strip()]:
+    for token in [token.strip() for token in args.processes.split(",") if token.strip()]:
+        processes, sharded = parse_row(token)
         child = subprocess.run(
             [
                 sys.executable,
                 __file__,
                 *(argv if argv is not None else sys.argv[1:]),
                 "--row",
-                str(processes),
+                token,
             ],
             capture_output=True,
             text=True,
         )
         lines = child.stdout.strip().splitlines()
         if child.returncode != 0 or not lines:
-            row = {"processes": processes, "status": "failed", "error": child.stderr.strip()[-1500:]}
+            row = {
+                "processes": processes,
+                "weights": "sharded" if sharded else "whole",
+                "status": "failed",
+                "error": child.stderr.strip()[-1500:],
+            }
         else:
             row = json.loads(lines[-1])
         rows.append(row)
-        print(f"[parallel] {processes} process(es): {row['status']}", file=sys.stderr)
+        print(f"[parallel] {token}: {row['status']}", file=sys.stderr)
     single = next((row for row in rows if row["status"] == "ok" and row["processes"] == 1), None)
     for row in rows:
         if single is not None and row["status"] == "ok":

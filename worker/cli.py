@@ -103,6 +103,12 @@ def add_train(parser: argparse.ArgumentParser) -> None:
     ]
     for flag, kind, choices in flags:
         parser.add_argument(flag, type=kind, choices=choices)
+    parser.add_argument(
+        "--shard-weights",
+        action="store_true",
+        default=None,
+        help="with --num-gpus N: split weights, gradients and AdamW state over the N processes (FSDP)",
+    )
 
 
 def _train_config(args: argparse.Namespace) -> Any:
@@ -142,6 +148,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         "rollout_engine",
         "vllm_sync_every",
         "num_gpus",
+        "shard_weights",
         "steps",
         "epochs",
     ]

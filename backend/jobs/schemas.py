@@ -61,6 +61,11 @@ class JobConfig(BaseModel):
         le=64,
         description="GPUs of one worker the job trains on, data parallel (must divide batch_size)",
     )
+    shard_weights: bool | None = Field(
+        default=None,
+        description="with num_gpus > 1, also split the weights, gradients and optimizer state over the GPUs "
+        "(FSDP): for models whose full fine-tuning does not fit one GPU",
+    )
     general_mix: float | None = Field(default=None, ge=0, lt=1)
     replay_fraction: float | None = Field(
         default=None,

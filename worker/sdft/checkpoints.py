@@ -112,15 +112,22 @@ def verify_checkpoint(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def write_checkpoint(loaded: LoadedModel, dest: Path, *, manifest: dict[str, Any]) -> Path:
+def write_checkpoint(
+    loaded: LoadedModel,
+    dest: Path,
+    *,
+    manifest: dict[str, Any],
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> Path:
     """Save the model (or only its LoRA adapter) and tokenizer as an immutable, verified folder.
 
     `manifest` carries what the caller knows (parent checkpoint, config, data version hash, metrics);
-    kind, name and base model are added here.
+    kind, name and base model are added here. `state_dict`: the whole weights, when the model's own
+    are sharded over processes (parallel.DataParallel.full_state).
     """
 
     def write_files(tmp: Path) -> None:
-        loaded.model.save_pretrained(str(tmp), safe_serialization=True)
+        loaded.model.save_pretrained(str(tmp), safe_serialization=True, state_dict=state_dict)
         loaded.tokenizer.save_pretrained(str(tmp))
         pickles = [p.name for p in tmp.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl")]
         if pickles:

@@ -104,6 +104,10 @@ class TrainConfig:
     # each process samples and scores batch_size / num_gpus prompts, gradients are averaged, and
     # each keeps 1 / num_gpus of AdamW's state.
     num_gpus: int = 1
+    # With num_gpus > 1: also split the decoder's weights and gradients over the processes (FSDP,
+    # torch's fully_shard), for models whose full fine-tuning does not fit one GPU. The embeddings
+    # and LM head stay whole on every process (the fused loss reads the head outside a forward).
+    shard_weights: bool = False
 
     # --- parameter-efficient training
     lora_rank: int | None = None  # None = full fine-tuning
@@ -272,6 +276,14 @@ def _validate(config: TrainConfig) -> None:
         if config.rollout_engine == "vllm":
             raise ConfigError(
                 "num_gpus", "more than one GPU per job runs with rollout_engine: transformers only"
+            )
+    if config.shard_weights:
+        if not isinstance(config.num_gpus, int) or config.num_gpus < 2:
+            raise ConfigError("shard_weights", "splits weights over several GPUs: set num_gpus to 2 or more")
+        if config.lora_rank is not None:
+            raise ConfigError(
+                "shard_weights",
+                "is for full fine-tuning; a LoRA adapter's base weights fit one GPU unsharded",
             )
     for name in ("warmup_ratio", "general_mix", "replay_fraction", "lora_dropout"):
         value = getattr(config, name)

@@ -10,6 +10,7 @@ line and field, so a bad row fails a job as clearly as in one process.
 
     caller                                 torch.distributed.run -> processes 0..n-1
     spec.json            ------------->    load model, train(parallel=...), 0 writes the checkpoint
+                                           (sharded weights: gathered by all, written by 0)
     sink.on_step(...)    <- events.jsonl   process 0's sink
     sink.should_stop()   -> stop           checked by process 0 before each step, agreed by all
     TrainResult          <- result.json    | error-<rank>.json -> raised here
@@ -292,8 +293,10 @@ def main(argv: list[str] | None = None) -> None:
         if cuda:
             torch.cuda.set_device(local_rank)
         dist.init_process_group("nccl" if cuda else "gloo")
-        parallel = DataParallel.from_process_group()
         config = TrainConfig.from_dict(spec.config)
+        parallel = DataParallel.from_process_group(
+            sharded=config.shard_weights, device_type="cuda" if cuda else "cpu"
+        )
         loaded = load_model(
             spec.model,
             models_dir=Path(spec.models_dir),
@@ -316,6 +319,8 @@ def main(argv: list[str] | None = None) -> None:
             ],
             parallel=parallel,
         )
+        # Sharded weights are gathered by every process together; whole on process 0 only.
+        whole = parallel.full_state(loaded.model) if parallel.sharded and not result.stopped else None
         if parallel.is_main:
             checkpoint = None
             if not result.stopped:
@@ -328,6 +333,7 @@ def main(argv: list[str] | None = None) -> None:
                         "metrics": result.final_metrics,
                         "num_gpus": parallel.world_size,
                     },
+                    state_dict=whole,
                 )
             _write_json(
                 launch_dir / "result.json",

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch.distributed.tensor import DTensor
 
 from worker.sdft.config import TEMPLATE_FIELD, TrainConfig
 from worker.sdft.rollout import Completion, RolloutEngine
@@ -103,6 +104,12 @@ def length_out_of_range(*, start: float, current: float, ratio: float, max_new_t
     return None
 
 
+def _local(parameter: torch.Tensor) -> torch.Tensor:
+    """This process's elements: a shard when weights are split over processes (a sample of a shard is
+    still a sample of the weights, and reading it needs no other process)."""
+    return (parameter.to_local() if isinstance(parameter, DTensor) else parameter).detach()
+
+
 @dataclass
 class ParameterSample:
     """A fixed random sample of elements of some parameters, to estimate drift from the start cheaply."""
@@ -118,7 +125,7 @@ class ParameterSample:
         parameters = dict(model.named_parameters())
         indices, start = {}, {}
         for name in names:
-            flat = parameters[name].detach().reshape(-1)
+            flat = _local(parameters[name]).reshape(-1)
             count = min(flat.numel(), per_tensor)
             # randint, not randperm: an embedding has tens of millions of elements.
             chosen = torch.randint(flat.numel(), (count,), generator=generator).to(flat.device)
@@ -131,7 +138,7 @@ class ParameterSample:
         parameters = dict(model.named_parameters())
         moved, norm = 0.0, 0.0
         for name, chosen in self.indices.items():
-            now = parameters[name].detach().reshape(-1)[chosen].float()
+            now = _local(parameters[name]).reshape(-1)[chosen].float()
             moved += float(((now - self.start[name]) ** 2).sum())
             norm += float((self.start[name] ** 2).sum())
         return (moved / norm) ** 0.5 if norm > 0 else moved**0.5

@@ -59,10 +59,11 @@ def _optimizer_to_tensors(state_dict: dict[str, Any]) -> tuple[dict[str, torch.T
 
 
 def _optimizer_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
-    state: dict[int, dict[str, Any]] = {}
+    state: dict[int | str, dict[str, Any]] = {}
     for flat, value in [*tensors.items(), *meta["scalars"].items()]:
-        _, index, key = flat.split(".", 2)
-        state.setdefault(int(index), {})[key] = value
+        # "state.<parameter>.<key>": an index, or a parameter's dotted name under sharded weights.
+        parameter, key = flat.removeprefix("state.").rsplit(".", 1)
+        state.setdefault(int(parameter) if parameter.isdigit() else parameter, {})[key] = value
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
@@ -76,13 +77,16 @@ def save_step_state(
     step: int,
     student: dict[str, torch.Tensor],
     teacher: dict[str, torch.Tensor],
-    optimizer: torch.optim.Optimizer,
+    optimizer: dict[str, Any],
     config: TrainConfig,
     data_hash: str,
     metrics: dict[str, float],
 ) -> Path:
-    """Write `work_dir/step-NNNNNN/` atomically, then drop older step folders beyond the keep limit."""
-    optimizer_tensors, optimizer_meta = _optimizer_to_tensors(optimizer.state_dict())
+    """Write `work_dir/step-NNNNNN/` atomically, then drop older step folders beyond the keep limit.
+
+    `optimizer` is the optimizer's state dict (whole: gathered first when it is split over processes).
+    """
+    optimizer_tensors, optimizer_meta = _optimizer_to_tensors(optimizer)
 
     def write_files(tmp: Path) -> None:
         save_file(student, str(tmp / "student.safetensors"))

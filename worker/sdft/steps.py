@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
-from worker.sdft.batching import PackedBatch, completion_hidden, output_head, pack, scoring_hidden
+from worker.sdft.batching import (
+    PackedBatch,
+    completion_hidden,
+    final_hidden_states,
+    output_head,
+    pack,
+    scoring_hidden,
+)
 from worker.sdft.config import TrainConfig
 from worker.sdft.divergence import TokenStats, completion_nll_stats, completion_token_stats
 from worker.sdft.fused_head import fused_completion_loss, fused_nll_loss, head_weights
@@ -41,6 +48,28 @@ class Totals:
     def ratio(self, numerator: str, denominator: str) -> float:
         count = self.get(denominator)
         return self.get(numerator) / count if count else 0.0
+
+
+class Lockstep(Protocol):
+    """The processes of a run with sharded weights (parallel.py): every forward gathers weights from
+    all of them, so all must run the same forwards and backwards in the same order, whatever their
+    own share of the step holds. A process with nothing to score runs an idle pass instead."""
+
+    def any(self, flag: bool) -> bool:
+        """True on every process if it is true on any."""
+        ...
+
+
+def _idle_forwards(models: list[Any], *, pad_token_id: int, device: torch.device) -> torch.Tensor:
+    """One-token forwards through `models` in order, the last one with grad; a zero loss to
+    backpropagate, so that this process joins the others' weight gathers and gradient reductions."""
+    ids = torch.full((1, 1), pad_token_id, dtype=torch.long, device=device)
+    mask = torch.ones_like(ids)
+    *scorers, student = models
+    for model in scorers:
+        with torch.no_grad():
+            final_hidden_states(model, ids, mask)
+    return final_hidden_states(student, ids, mask).sum() * 0.0
 
 
 def _token_weights(batch: PackedBatch, sequences_with_tokens: int) -> torch.Tensor:
@@ -142,13 +171,18 @@ def sdft_step(
     want_traces: bool,
     fused: bool = True,
     share_teacher_prompts: bool = True,
+    lockstep: Lockstep | None = None,
 ) -> tuple[Totals, list[dict[str, Any]]]:
     """Rollouts, teacher and student scoring, backward. Gradients are left in the student's .grad.
 
     `fused=False` forces the checkpointed (unfused) divergence, the reference the fused one is tested
     against; `share_teacher_prompts=False` runs the teacher prompt once per rollout instead of once
-    per prompt (the reference for the shared KV cache).
+    per prompt (the reference for the shared KV cache). With `lockstep` (sharded weights), every
+    process runs the same forwards: one packed teacher forward per group (its count would otherwise
+    depend on which prompts repeat), an idle pass for a group or a trace it has nothing for.
     """
+    if lockstep is not None:
+        share_teacher_prompts = False
     student = loaded.model
     sequences = [pair for pair in pairs for _ in range(config.n_rollouts)]
     totals = Totals()
@@ -173,6 +207,12 @@ def sdft_step(
     if want_traces:
         for pair, completion in list(zip(sequences, completions, strict=True))[: config.trace_samples]:
             teacher_model = teachers.reference if pair.general else teachers.teacher
+            if lockstep is not None and not completion.token_ids:  # token_traces would run no forward
+                with torch.no_grad(), autocast:
+                    _idle_forwards(
+                        [student, teacher_model], pad_token_id=loaded.pad_token_id, device=loaded.device
+                    )
+                continue
             with autocast:
                 tokens = token_traces(
                     loaded,
@@ -204,9 +244,6 @@ def sdft_step(
             (True, [i for i in micro if sequences[i].general]),
         ]
         for general, indices in groups:
-            if not indices:
-                continue
-            teacher_model = teachers.reference if general else teachers.teacher
             completion_ids = [completions[i].token_ids for i in indices]
             student_batch = pack(
                 [sequences[i].student_ids for i in indices],
@@ -215,7 +252,19 @@ def sdft_step(
                 skip_first=config.skip_first_tokens,
                 device=loaded.device,
             )
-            if student_batch.target_ids.numel() == 0:
+            has_tokens = student_batch.target_ids.numel() > 0
+            if not (lockstep.any(has_tokens) if lockstep is not None else has_tokens):
+                continue
+            teacher_model = teachers.reference if general else teachers.teacher
+            if not has_tokens:  # another process scores this group: join its forwards and backward
+                teacher_model.eval()
+                student.train()
+                with autocast:
+                    losses.append(
+                        _idle_forwards(
+                            [teacher_model, student], pad_token_id=loaded.pad_token_id, device=loaded.device
+                        )
+                    )
                 continue
             started = time.perf_counter()
             teacher_model.eval()  # the live teacher is the student itself: back to train mode below

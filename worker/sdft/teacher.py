@@ -51,6 +51,14 @@ class Teachers:
         self._reference: Any = None
         if need_reference:
             self._reference = self._copy if mode == "frozen" else frozen_copy(student)
+        self._parallel: Any = None
+
+    def shard(self, parallel: Any) -> None:
+        """Split the copies' weights like the student's (parallel.DataParallel.shard_model), so that
+        the EMA update pairs each process's teacher shard with its student shard."""
+        for model in {id(m): m for m in (self._copy, self._reference) if m is not None}.values():
+            parallel.shard_model(model)
+        self._parallel = parallel
 
     @property
     def teacher(self) -> Any:
@@ -67,9 +75,15 @@ class Teachers:
             ema_update(self._copy, self._student, rate=self.ema_rate, names=self.names)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        """What a step checkpoint must keep to resume: the EMA teacher's moving weights."""
+        """What a step checkpoint must keep to resume: the EMA teacher's moving weights.
+
+        Sharded: every process must call it; process 0 gets the whole weights, the others {}.
+        """
         if self.mode != "ema":
             return {}
+        if self._parallel is not None:
+            whole = self._parallel.full_state(self._copy)
+            return {name: whole[name] for name in self.names if name in whole}
         parameters = dict(self._copy.named_parameters())
         return {name: parameters[name].detach().contiguous() for name in self.names}
 
@@ -81,5 +95,8 @@ class Teachers:
         missing = set(self.names) - set(tensors)
         if missing:
             raise KeyError(f"step checkpoint lacks EMA teacher weights for {sorted(missing)[:3]}")
+        if self._parallel is not None:
+            self._parallel.load_full_state(self._copy, {name: tensors[name] for name in self.names})
+            return
         for name in self.names:
             parameters[name].copy_(tensors[name])

@@ -166,6 +166,10 @@ def build_optimizer(
         # (0.09 s against 0.9 s per step for SmolLM2-135M's weights), the same update.
         "fused": all(parameter.device.type in ("cpu", "cuda") for parameter in trainable) or None,
     }
+    if parallel is not None and parallel.sharded:
+        # Sharded and whole parameters cannot share one fused or foreach kernel: a loop over
+        # parameters, each process updating only its shards (FSDP keeps AdamW's state split too).
+        return torch.optim.AdamW(trainable, **{**options, "fused": False, "foreach": False})
     if parallel is not None and parallel.world_size > 1:
         return ZeroRedundancyOptimizer(trainable, optimizer_class=torch.optim.AdamW, **options)
     return torch.optim.AdamW(trainable, **options)
@@ -275,13 +279,21 @@ def train(
 
     student = loaded.model
     names = trainable_names(student)
-    trainable = [parameter for parameter in student.parameters() if parameter.requires_grad]
     # Teachers are copied from the starting weights, before any resumed state is loaded.
     teachers = (
         Teachers(student, mode=config.teacher, ema_rate=config.ema_rate, need_reference=bool(general_pairs))
         if config.method == "sdft"
         else None
     )
+    sharded = parallel if parallel is not None and parallel.sharded else None  # weights split (FSDP)
+    if sharded is not None:
+        sharded.shard_model(student)
+        if teachers is not None:
+            teachers.shard(sharded)
+        if isinstance(engine, TransformersRolloutEngine):
+            # Every decoding step gathers weights from all processes: each keeps stepping until all are done.
+            engine.generate_options["synced_gpus"] = True
+    trainable = [parameter for parameter in student.parameters() if parameter.requires_grad]
     # Failure-mode monitors watch every rollout batch and the step metrics (see monitors.py).
     monitors = Monitors(
         config,
@@ -297,11 +309,15 @@ def train(
     if resume:
         state = load_latest_step_state(work_dir, config=config, data_hash=data_hash)
         if state is not None:
-            with torch.no_grad():
-                parameters = dict(student.named_parameters())
-                for name in names:
-                    parameters[name].copy_(state.student[name])
-            optimizer.load_state_dict(state.optimizer)
+            if sharded is not None:
+                sharded.load_full_state(student, {name: state.student[name] for name in names})
+                sharded.load_full_optimizer_state(student, optimizer, state.optimizer)
+            else:
+                with torch.no_grad():
+                    parameters = dict(student.named_parameters())
+                    for name in names:
+                        parameters[name].copy_(state.student[name])
+                optimizer.load_state_dict(state.optimizer)
             if teachers is not None:
                 teachers.load_state_tensors(state.teacher)
             start = state.step
@@ -343,6 +359,7 @@ def train(
                     engine=engine,
                     autocast=autocast(),
                     want_traces=want_traces,
+                    lockstep=sharded,
                 )
             else:
                 totals = sft_step(loaded=loaded, pairs=step_pairs, config=config, autocast=autocast())
@@ -352,7 +369,10 @@ def train(
 
             optimizer_started = time.perf_counter()
             clip_to = config.max_grad_norm if config.max_grad_norm > 0 else float("inf")
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, clip_to))
+            if sharded is not None:
+                grad_norm = sharded.clip_gradients(trainable, clip_to)
+            else:
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, clip_to))
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             if teachers is not None:
@@ -378,16 +398,26 @@ def train(
             if stop_warning is not None:
                 raise MonitorStop(stop_warning)
             due = bool(config.checkpoint_every) and step % config.checkpoint_every == 0 and step < total
-            if due and isinstance(optimizer, ZeroRedundancyOptimizer):
+            if not due:
+                continue
+            if isinstance(optimizer, ZeroRedundancyOptimizer):
                 optimizer.consolidate_state_dict(to=0)  # every process sends its share to process 0
-            if due and (parallel is None or parallel.is_main):
+            teacher_state = teachers.state_tensors() if teachers is not None else {}
+            if sharded is not None:  # gathered by every process together; whole on process 0 only
+                whole = sharded.full_state(student)
+                student_state = {name: whole[name] for name in names if name in whole}
+                optimizer_state = sharded.full_optimizer_state(student, optimizer)
+            else:
                 parameters = dict(student.named_parameters())
+                student_state = {name: parameters[name].detach().contiguous() for name in names}
+                optimizer_state = optimizer.state_dict() if parallel is None or parallel.is_main else {}
+            if parallel is None or parallel.is_main:
                 path = save_step_state(
                     work_dir,
                     step=step,
-                    student={name: parameters[name].detach().contiguous() for name in names},
-                    teacher=teachers.state_tensors() if teachers is not None else {},
-                    optimizer=optimizer,
+                    student=student_state,
+                    teacher=teacher_state,
+                    optimizer=optimizer_state,
                     config=config,
                     data_hash=data_hash,
                     metrics=metrics,

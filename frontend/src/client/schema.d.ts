@@ -1742,6 +1742,11 @@ export interface components {
             rollout_engine?: ("transformers" | "vllm") | null;
             /** Seed */
             seed?: number | null;
+            /**
+             * Shard Weights
+             * @description with num_gpus > 1, also split the weights, gradients and optimizer state over the GPUs (FSDP): for models whose full fine-tuning does not fit one GPU
+             */
+            shard_weights?: boolean | null;
             /** Skip First Tokens */
             skip_first_tokens?: number | null;
             /**

@@ -37,3 +37,16 @@ test("the GPUs field sends num_gpus with the batch size; empty fields are left t
     expect.objectContaining({ skill_id: 1, dataset_version_id: 9, config: { trace_every: 5, batch_size: 4, num_gpus: 2 } }),
   );
 });
+
+test("weight sharding is offered only with several GPUs and sends shard_weights", async () => {
+  const onSubmit = vi.fn();
+  renderWithProviders(<QueueJobForm onSubmit={onSubmit} onCancel={() => {}} pending={false} error={null} />);
+  await screen.findByText(/v1 · 8 train/);
+  expect(screen.queryByLabelText(/Split the weights/)).toBeNull();
+  await userEvent.type(screen.getByLabelText("GPUs"), "2");
+  await userEvent.click(screen.getByLabelText(/Split the weights/));
+  await userEvent.click(screen.getByRole("button", { name: "Queue skill" }));
+  expect(onSubmit).toHaveBeenCalledWith(
+    expect.objectContaining({ config: { trace_every: 5, num_gpus: 2, shard_weights: true } }),
+  );
+});

@@ -47,6 +47,7 @@ export function QueueJobForm({
   const [extra, setExtra] = useState("");
   const [evaluate, setEvaluate] = useState(true);
   const [monitorStop, setMonitorStop] = useState(false);
+  const [shardWeights, setShardWeights] = useState(false);
   const [evalTokens, setEvalTokens] = useState("");
   const [probeItems, setProbeItems] = useState("");
   const [localError, setLocalError] = useState<string | null>(null);
@@ -60,6 +61,8 @@ export function QueueJobForm({
     const newest = [...versionList].sort((a, b) => b.version - a.version)[0];
     setVersionId(newest?.id ?? null);
   }, [skillId, versions.data]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  const severalGpus = Number(numbers.num_gpus?.trim() || "1") > 1;
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -85,6 +88,7 @@ export function QueueJobForm({
     if (method === "sdft" && teacher) config.teacher = teacher;
     if (method === "sdft" && divergence) config.divergence = divergence;
     if (method === "sdft" && monitorStop) config.monitor_stop = true;
+    if (severalGpus && shardWeights) config.shard_weights = true;
     setLocalError(null);
     const evaluation: NonNullable<JobCreate["evaluation"]> = {};
     if (evalTokens.trim()) evaluation.max_new_tokens = Number(evalTokens);
@@ -173,6 +177,12 @@ export function QueueJobForm({
           </Field>
         ))}
       </div>
+      {severalGpus && (
+        <label className="check">
+          <input type="checkbox" checked={shardWeights} onChange={(event) => setShardWeights(event.target.checked)} /> Split the
+          weights, gradients and optimizer state over the GPUs (FSDP), for a model whose full fine-tuning does not fit one GPU
+        </label>
+      )}
       {method === "sdft" && (
         <label className="check">
           <input type="checkbox" checked={monitorStop} onChange={(event) => setMonitorStop(event.target.checked)} /> Stop the run at the
