@@ -8,6 +8,7 @@ a held-out slice of train, never on eval.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,6 +296,18 @@ class TrainOutcome:
     monitor_warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
+class ProgressSink(ListSink):
+    """Keeps every step like ListSink and prints one line per step: a 0.5B run on CPU takes hours."""
+
+    def on_step(self, step: int, metrics: dict[str, float]) -> None:
+        super().on_step(step, metrics)
+        print(
+            f"  step {step}: loss {metrics.get('loss', 0.0):.4f}  {metrics.get('step_s', 0.0):.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def train_engine(
     loaded: LoadedModel,
     examples: list[Example],
@@ -309,7 +322,7 @@ def train_engine(
     config = method.train_config(budget, seed=seed)
     if config.replay_fraction and not replay:  # the first skill has nothing to replay yet
         config = config.replace(replay_fraction=0.0)
-    sink = ListSink()
+    sink = ProgressSink()
     started = time.perf_counter()
     result = train(
         loaded=loaded,
