@@ -150,6 +150,14 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
         help="torch threads; default: all cores, or 1 when the load average already fills them (on a shared "
         "2-core machine, 2 threads per process were 8x slower than 1 at load ~8)",
     )
+    parser.add_argument(
+        "--grad-accum", type=int, default=1, help="micro-batches per step (memory only, same update)"
+    )
+    parser.add_argument(
+        "--gradient-checkpointing",
+        action="store_true",
+        help="recompute activations (memory only, same update)",
+    )
     parser.add_argument("--resume", action="store_true", help="skip runs already in the results file")
     parser.add_argument("--report-only", action="store_true", help="only rebuild learning.md/png from --out")
     args = parser.parse_args(argv)
@@ -190,6 +198,8 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
         lr=preset["lr"],
         max_new_tokens=preset["max_new_tokens"],
         dtype=dtype,
+        grad_accum=args.grad_accum,
+        gradient_checkpointing=args.gradient_checkpointing,
     )
     mode = "quick" if args.quick else "full"
     model_tag = str(preset["model"]).replace("/", "_")

@@ -35,6 +35,10 @@ class Budget:
     max_new_tokens: int
     warmup_ratio: float = 0.1
     dtype: str = "float32"  # "bfloat16": autocast over fp32 weights (our engine), bf16=True (TRL)
+    # Memory only, the same update (left out of to_dict, so runs with and without them compare):
+    # micro-batches per step and recomputed activations, for a 0.5B model's SDFT step on 23 GiB.
+    grad_accum: int = 1
+    gradient_checkpointing: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +70,8 @@ class Method:
             "warmup_ratio": budget.warmup_ratio,
             "dtype": budget.dtype,
             "seed": seed,
+            "grad_accum": budget.grad_accum,
+            "gradient_checkpointing": budget.gradient_checkpointing,
         }
         settings.update(self.overrides)
         return TrainConfig(**settings)

@@ -10,10 +10,10 @@ import json
 import sys
 import time
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
-from bench.learning_methods import METHODS, Budget, Method, find_method
+from bench.learning_methods import METHODS, Method, find_method
 from bench.learning_runner import Context, base_evaluation, evaluate, fresh_copy, measure, train_once
 from bench.teacher_templates import TEACHER_TEMPLATES
 from worker.sdft.replay import ReplaySet
@@ -168,7 +168,7 @@ def run_sequential(ctx: Context) -> None:
     )
 
     settings = ctx.settings
-    budget = Budget(**{**settings.budget.to_dict(), "steps": settings.sequential_steps})
+    budget = replace(settings.budget, steps=settings.sequential_steps)
     seed, order = settings.seeds[0], settings.sequential_skills
     for name in settings.sequential_methods:
         method = find_method(name)
