@@ -50,14 +50,18 @@ COLUMNS = [
 ]
 
 
-def parse_row(token: str) -> tuple[int, bool]:
-    """ "2" -> (2, whole weights in every process), "2s" -> (2, weights sharded over them)."""
+def parse_row(token: str) -> dict[str, Any]:
+    """What names a row: "2" -> 2 processes with whole weights each, "2s" -> 2 sharing sharded weights."""
     token = token.strip()
-    return int(token.removesuffix("s")), token.endswith("s")
+    return {
+        "processes": int(token.removesuffix("s")),
+        "weights": "sharded" if token.endswith("s") else "whole",
+    }
 
 
-def run(args: argparse.Namespace, processes: int, sharded: bool) -> dict[str, Any]:
-    """One launch of `processes` processes; the mean step metrics after the first step."""
+def run(args: argparse.Namespace, row: dict[str, Any]) -> dict[str, Any]:
+    """One launch of the row's processes; the mean step metrics after the first step."""
+    processes, sharded = row["processes"], row["weights"] == "sharded"
     examples = load_examples(args.task, max(args.batch_size * args.steps, args.batch_size))
     config = TrainConfig(
         steps=args.steps,
@@ -91,8 +95,7 @@ def run(args: argparse.Namespace, processes: int, sharded: bool) -> dict[str, An
         return sum(metrics[key] for metrics in measured) / len(measured)
 
     return {
-        "processes": processes,
-        "weights": "sharded" if sharded else "whole",
+        **row,
         "status": "ok",
         "steps_measured": len(measured),
         "step_s": mean("step_s"),
@@ -139,11 +142,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.row:  # child: one row, as JSON on the last line of stdout
-        print(json.dumps(run(args, *parse_row(args.row))))
+        print(json.dumps(run(args, parse_row(args.row))))
         return 0
     rows = []
     for token in [token.strip() for token in args.processes.split(",") if token.strip()]:
-        processes, sharded = parse_row(token)
         child = subprocess.run(
             [
                 sys.executable,
@@ -157,12 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         lines = child.stdout.strip().splitlines()
         if child.returncode != 0 or not lines:
-            row = {
-                "processes": processes,
-                "weights": "sharded" if sharded else "whole",
-                "status": "failed",
-                "error": child.stderr.strip()[-1500:],
-            }
+            row = {**parse_row(token), "status": "failed", "error": child.stderr.strip()[-1500:]}
         else:
             row = json.loads(lines[-1])
         rows.append(row)
