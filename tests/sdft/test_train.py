@@ -219,6 +219,34 @@ def test_lora_trains_only_the_adapter(tiny, tmp_path: Path) -> None:
     assert any(float(trained[name].abs().sum()) > 0 for name in lora if "lora_B" in name)
 
 
+@pytest.mark.parametrize("lora_rank", [None, 4], ids=["full", "lora"])
+def test_recomputed_activations_give_the_same_update(
+    models_dir: Path, tmp_path: Path, lora_rank: int | None
+) -> None:
+    from worker.sdft.models import load_model
+
+    config = TrainConfig(method="sft", steps=2, lora_rank=lora_rank, **FAST)
+    runs = {}
+    for recomputed in (False, True):
+        loaded = load_model("tiny", models_dir=models_dir)
+        sink = ListSink()
+        train(
+            loaded=loaded,
+            examples=EXAMPLES,
+            config=config.replace(gradient_checkpointing=recomputed),
+            sink=sink,
+            work_dir=tmp_path / str(recomputed),
+        )
+        runs[recomputed] = (sink, dict(loaded.model.named_parameters()))
+        # Switched off after training: evaluation and generation keep their activations again.
+        assert not any(getattr(m, "gradient_checkpointing", False) for m in loaded.model.modules())
+
+    (stored_sink, stored), (recomputed_sink, recomputed) = runs[False], runs[True]
+    assert recomputed_sink.metric("loss") == pytest.approx(stored_sink.metric("loss"), rel=1e-5)
+    for name, parameter in stored.items():
+        torch.testing.assert_close(recomputed[name], parameter, rtol=0, atol=1e-5, msg=name)
+
+
 def test_general_prompts_bf16_live_teacher_and_traces(tiny, tmp_path: Path) -> None:
     config = TrainConfig(
         steps=2,

@@ -114,7 +114,24 @@ def prepare_model(loaded: LoadedModel, config: TrainConfig) -> None:
         for parameter in loaded.model.parameters():
             parameter.requires_grad_(True)
     if config.gradient_checkpointing:
-        loaded.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        set_activation_checkpointing(loaded.model, enabled=True)
+
+
+def set_activation_checkpointing(model: torch.nn.Module, *, enabled: bool) -> None:
+    """Recompute each layer's activations in the backward instead of storing them.
+
+    transformers 5 renamed gradient checkpointing to activation checkpointing and warns on the old
+    name (gone in 6); older releases this project admits only have the old one.
+    """
+    if hasattr(model, "activation_checkpointing_enable"):
+        if enabled:
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.activation_checkpointing_disable()
+    elif enabled:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_disable()
 
 
 def build_pairs(loaded: LoadedModel, examples: list[Example], config: TrainConfig) -> list[PromptPair]:
@@ -424,6 +441,6 @@ def train(
                 )
                 sink.on_step_checkpoint(step, path)
     if config.gradient_checkpointing:
-        student.gradient_checkpointing_disable()
+        set_activation_checkpointing(student, enabled=False)
     student.eval()
     return result
