@@ -104,6 +104,11 @@ def train_trl(
     with contextlib.redirect_stdout(io.StringIO()):
         output = trainer.train()
     wall = time.perf_counter() - started
+    if trainer.state.global_step < budget.steps:  # a reference that did not train is no reference
+        raise RuntimeError(
+            f"TRL's trainer ran {trainer.state.global_step} of {budget.steps} steps on {len(examples)} "
+            f"examples: its sampler keeps only full batches of {budget.batch_size}"
+        )
     history = [entry for entry in trainer.state.log_history if "loss" in entry]
     final = {
         key: float(value) for key, value in (history[-1] if history else {}).items() if _is_number(value)

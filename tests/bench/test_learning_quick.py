@@ -31,7 +31,7 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
         "--skills",
         "dates",
         "--methods",
-        "base,sft,sdft-paper",
+        "base,sft,sdft-paper,trl-sdft",
     ]
     argv += ["--sequential-methods", "sdft-paper,sdft-paper-replay25", "--sequential-skills", "science,dates"]
     argv += [
@@ -42,13 +42,13 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
         "--batch-size",
         "4",
     ]  # 4: one replayed prompt per step
-    argv += ["--train-limit", "2", "--eval-limit", "2", "--probe-items", "4", "--probe-max-new-tokens", "4"]
+    argv += ["--train-limit", "4", "--eval-limit", "2", "--probe-items", "4", "--probe-max-new-tokens", "4"]
     argv += ["--eval-max-new-tokens", "6", "--max-new-tokens", "4", "--teacher-rows", "2"]
     assert learning.main(argv) == 0
 
     results = json.loads((tmp_path / "learning-smoke.json").read_text())
     runs = {run["method"]: run for run in results["runs"]}
-    assert set(runs) == {"base", "sft", "sdft-paper"}
+    assert set(runs) == {"base", "sft", "sdft-paper", "trl-sdft"}
     for run in runs.values():
         assert run["status"] == "ok", run.get("traceback")
         assert run["task_n"] == 2 and 0.0 <= run["task_accuracy"] <= 1.0
@@ -56,6 +56,7 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
     assert runs["base"]["kl_from_base"] == 0.0 and runs["base"]["train_wall_s"] == 0.0
     assert runs["sft"]["steps_done"] == 1 and runs["sft"]["settings"]["method"] == "sft"
     assert runs["sdft-paper"]["settings"]["teacher"] == "ema"
+    assert runs["trl-sdft"]["steps_done"] == 1  # TRL's own SDFT trainer, the outside reference
 
     checks = {check["prompt"]: check for check in results["teacher_checks"]}
     assert set(checks) == {"student", "paper", "plain", "format"}
@@ -76,3 +77,16 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
         "regression matrix" in report and "Teacher check" in report and "42.9" in report
     )  # the paper's Table 1 beside ours
     assert (tmp_path / "learning.png").stat().st_size > 10_000
+
+
+def test_a_trl_run_that_trains_fewer_steps_than_asked_is_recorded_as_failed(tmp_path: Path) -> None:
+    # TRL's sampler keeps only full batches: 2 examples in batches of 4 give it nothing to train on.
+    argv = ["--quick", "--model", "tiny", "--out", str(tmp_path), "--tag", "short", "--phases", "comparison"]
+    argv += ["--skills", "dates", "--methods", "trl-sdft", "--steps", "1", "--batch-size", "4"]
+    argv += ["--train-limit", "2", "--eval-limit", "2", "--probe-items", "4", "--max-new-tokens", "4"]
+    assert learning.main(argv) == 0
+
+    (run,) = json.loads((tmp_path / "learning-short.json").read_text())["runs"]
+    assert run["status"] == "failed"
+    assert "ran 0 of 1 steps on 2 examples" in run["error"]
+    assert "task_accuracy" not in run  # nothing evaluated as if it had trained
