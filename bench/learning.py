@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/learning.py --quick                      # tiny model, every phase, ~2 min
     .venv/bin/python bench/learning.py --quick --model smollm2-135m # real weights, smoke budget
-    .venv/bin/python bench/learning.py                              # the full CPU run (FULL below)
+    .venv/bin/python bench/learning.py                              # the 2-hour CPU run (FULL below)
     .venv/bin/python bench/learning.py --model smollm2-135m --phases comparison --skills tooluse \\
         --methods base,sft,sdft-paper --seeds 0,1 --steps 12 --tag tooluse-12 --resume
     .venv/bin/python bench/learning.py --device cuda --model Qwen/Qwen2.5-1.5B-Instruct   # GPU mode
@@ -42,8 +42,12 @@ from bench.learning_skills import SKILL_NAMES  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
 PHASES = ("teacher", "tuning", "comparison", "sequential")
-# Budgets per mode. FULL is sized for 2 uncontended cores and smollm2-135m (see learning.md for
-# what was actually run); QUICK is a smoke run of every phase.
+# Budgets per mode. QUICK is a smoke run of every phase. FULL is what fits 2 hours on 2 CPU cores:
+# the teacher check and every method on the dates skill over 2 seeds at 20 steps, with "best" the
+# tuning phase's recorded winner. Sized from measured runs, not yet timed as one invocation: 11 of
+# its 13 comparison runs took 97.5 min at 1 thread and load ~5 (learning-smollm2-dates-cmp.json).
+# Tool use and science at 135M cost 10-25 min a run, the sequential run and 0.5B far more; those
+# studies are invocations of their own (the --phases / --skills examples above, learning.md).
 QUICK: dict[str, Any] = {
     "model": "tiny",
     "seeds": [0],
@@ -70,16 +74,17 @@ QUICK: dict[str, Any] = {
 FULL: dict[str, Any] = {
     "model": "smollm2-135m",
     "seeds": [0, 1],
-    "skills": ["tooluse", "dates"],
+    "skills": ["dates"],
     "methods": [*METHODS, "best"],
-    "phases": list(PHASES),
+    "phases": ["teacher", "comparison"],
     "tune_skill": "dates",
     "tune_variants": ["sdft-paper", *VARIANTS],
+    "best": "sdft-format-skip0-lr5e-5",  # the tuning phase's winner on dates' held-out slice
     "sequential_methods": ["sft", "sdft-paper"],
-    "steps": 18,  # one epoch of tool use's 70 train rows at 4 prompts per step
+    "steps": 20,
     "batch_size": 4,
     "lr": 2e-5,
-    "max_new_tokens": 64,
+    "max_new_tokens": 32,  # dates answers are one line
     "train_limit": None,
     "eval_limit": None,
     "holdout_limit": None,
@@ -182,6 +187,8 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
         if value is not None:
             items = [item.strip() for item in value.split(",") if item.strip()]
             preset[name] = [int(item) for item in items] if name == "seeds" else items
+    if "tuning" in preset["phases"] and args.best is None:
+        preset["best"] = None  # a tuning run chooses "best" itself
     for phase in preset["phases"]:
         if phase not in PHASES:
             parser.error(f"unknown phase {phase!r}; choose from {', '.join(PHASES)}")

@@ -90,3 +90,14 @@ def test_a_trl_run_that_trains_fewer_steps_than_asked_is_recorded_as_failed(tmp_
     assert run["status"] == "failed"
     assert "ran 0 of 1 steps on 2 examples" in run["error"]
     assert "task_accuracy" not in run  # nothing evaluated as if it had trained
+
+
+def test_the_full_run_is_the_two_hour_dates_comparison_and_tuning_chooses_best_itself() -> None:
+    settings, _ = learning.parse_args([])
+    assert (settings.model, settings.skills, settings.seeds) == ("smollm2-135m", ["dates"], [0, 1])
+    assert settings.phases == ["teacher", "comparison"] and settings.best == "sdft-format-skip0-lr5e-5"
+    assert {"sft", "sdft-paper", "sdft-frozen", "sdft-live", "trl-sdft", "best"} <= set(settings.methods)
+    tuned, _ = learning.parse_args(["--phases", "tuning,comparison"])
+    assert tuned.best is None
+    chosen, _ = learning.parse_args(["--phases", "tuning,comparison", "--best", "sdft-format"])
+    assert chosen.best == "sdft-format"
