@@ -120,8 +120,8 @@ def prepare_model(loaded: LoadedModel, config: TrainConfig) -> None:
 def set_activation_checkpointing(model: torch.nn.Module, *, enabled: bool) -> None:
     """Recompute each layer's activations in the backward instead of storing them.
 
-    transformers 5 renamed gradient checkpointing to activation checkpointing and warns on the old
-    name (gone in 6); older releases this project admits only have the old one.
+    transformers 5.x (seen in 5.24) renamed gradient checkpointing to activation checkpointing and
+    warns on the old name (gone in 6); older releases this project admits only have the old one.
     """
     if hasattr(model, "activation_checkpointing_enable"):
         if enabled:
