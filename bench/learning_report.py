@@ -342,7 +342,8 @@ def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
             )
         axis.set_xlim(-3, 103)
         axis.set_ylim(-3, 103)
-        axis.legend(fontsize=7, loc="best")
+        if axis.get_legend_handles_labels()[0]:  # a skill whose every run failed has no points
+            axis.legend(fontsize=7, loc="best")
         axis.set_xlabel("general probe score %")
         axis.set_ylabel(f"{skill} accuracy %")
         axis.set_title(f"{skill} · {model}\n{budget}", fontsize=9)

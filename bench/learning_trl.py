@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ def trl_settings(budget: Budget) -> dict[str, Any]:
 
 def trl_unavailable_reason() -> str | None:
     """Why TRL's SDFT trainer cannot be used here, or None when it imports."""
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # experimental is what we compare against
     try:
         import trl  # noqa: F401
         from trl.experimental.sdft import SDFTConfig, SDFTTrainer  # noqa: F401
@@ -74,8 +76,6 @@ def train_trl(
     TRL builds its EMA teacher with from_pretrained(model.config._name_or_path), so the student must
     be loaded from a folder, not built in memory. Returns the trained model wrapped like ours.
     """
-    import os
-
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
