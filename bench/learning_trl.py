@@ -19,6 +19,9 @@ from worker.sdft.config import PAPER_TEACHER_TEMPLATE
 from worker.sdft.data import Example
 from worker.sdft.models import LoadedModel
 
+# This module only drives TRL's experimental trainer: its "experimental API" warning says nothing here.
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
 
 def trl_template() -> str:
     return PAPER_TEACHER_TEMPLATE.replace("{demonstration}", "{privileged_context}")
@@ -53,7 +56,6 @@ def trl_settings(budget: Budget) -> dict[str, Any]:
 
 def trl_unavailable_reason() -> str | None:
     """Why TRL's SDFT trainer cannot be used here, or None when it imports."""
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # experimental is what we compare against
     try:
         import trl  # noqa: F401
         from trl.experimental.sdft import SDFTConfig, SDFTTrainer  # noqa: F401
@@ -76,7 +78,6 @@ def train_trl(
     TRL builds its EMA teacher with from_pretrained(model.config._name_or_path), so the student must
     be loaded from a folder, not built in memory. Returns the trained model wrapped like ours.
     """
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
     from trl.experimental.sdft import SDFTConfig, SDFTTrainer
