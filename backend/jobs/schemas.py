@@ -95,6 +95,12 @@ class JobConfig(BaseModel):
     monitor_length_ratio: float | None = Field(
         default=None, ge=1, description="warn when mean rollout length leaves [start / r, start * r]"
     )
+    monitor_truncation: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="warn above this fraction of rollouts cut off by max_new_tokens (1 = off)",
+    )
     monitor_kl_max: float | None = Field(
         default=None, ge=0, description="nats/token from the start on general prompts (needs general_mix)"
     )

@@ -20,6 +20,7 @@ from worker.sdft.monitors import (
     length_out_of_range,
     template_phrases,
 )
+from worker.sdft.prompts import demonstration_ids
 from worker.sdft.rollout import Completion
 from worker.sdft.sink import ListSink
 from worker.sdft.train import train
@@ -130,6 +131,32 @@ def test_length_collapse_and_explosion(tokenizer: Any) -> None:
     assert [(w["step"], w["monitor"]) for w in warnings] == [(2, "length_explosion")]
 
 
+def test_truncated_rollouts_warn_from_the_first_step_and_again_after_recovering(tokenizer: Any) -> None:
+    monitors = Monitors(
+        TrainConfig(monitor_leakage=None, max_new_tokens=64),
+        tokenizer=tokenizer,
+        demonstration_tokens=[40, 50, 60],
+    )
+    ended = [0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]  # window means cut: 1, 1, .67, .33, 0, .33, .67
+    warnings = run_steps(monitors, tokenizer, [([], {"eos_fraction": e}) for e in ended])
+    assert [(w["step"], w["monitor"]) for w in warnings] == [
+        (1, "rollouts_truncated"),
+        (7, "rollouts_truncated"),
+    ]
+    assert warnings[0]["value"] == 1.0 and warnings[0]["threshold"] == 0.5
+    message = warnings[0]["message"]
+    assert "100% of recent rollouts stopped at max_new_tokens=64" in message
+    assert "50 tokens on average, 60 at most" in message and "raise max_new_tokens" in message
+    # Rollouts that mostly end are fine; without demonstration lengths the message still reads.
+    monitors = Monitors(TrainConfig(monitor_leakage=None), tokenizer=tokenizer)
+    assert run_steps(monitors, tokenizer, [([], {"eos_fraction": 0.75})] * 4) == []
+    monitors = Monitors(TrainConfig(monitor_leakage=None, max_new_tokens=8), tokenizer=tokenizer)
+    [warning] = run_steps(monitors, tokenizer, [([], {"eos_fraction": 0.25})])
+    assert warning["message"].startswith("75% of recent rollouts stopped at max_new_tokens=8 before ending:")
+    off = Monitors(TrainConfig(monitor_leakage=None, monitor_truncation=None), tokenizer=tokenizer)
+    assert run_steps(off, tokenizer, [([], {"eos_fraction": 0.0})] * 3) == []
+
+
 def test_kl_from_base_on_general_prompts(tokenizer: Any) -> None:
     monitors = Monitors(TrainConfig(monitor_kl_max=0.5), tokenizer=tokenizer)
     values = [0.0, 0.2, 1.0, 1.2, 1.2]
@@ -188,17 +215,37 @@ class ScriptedRollouts:
         return [Completion(token_ids=[*ids, self.tokenizer.eos_token_id], ended=True) for _ in prompts]
 
 
+def train_on_examples(tiny: Any, config: TrainConfig, work_dir: Path, engine: Any = None) -> ListSink:
+    sink = ListSink()
+    train(loaded=tiny, examples=EXAMPLES, config=config, sink=sink, work_dir=work_dir, rollout_engine=engine)
+    return sink
+
+
+class EndlessRollouts:
+    """A rollout engine whose every rollout runs into max_new_tokens without ending."""
+
+    def generate(
+        self, model: Any, prompts: list[list[int]], *, max_new_tokens: int, **_: Any
+    ) -> list[Completion]:
+        return [Completion(token_ids=[7] * max_new_tokens, ended=False) for _ in prompts]
+
+
+def test_the_loop_warns_of_truncated_rollouts_with_the_demonstrations_lengths(tiny, tmp_path: Path) -> None:
+    config = TrainConfig(steps=2, batch_size=2, max_new_tokens=4, lr=1e-4, teacher="frozen")
+    sink = train_on_examples(tiny, config, tmp_path, EndlessRollouts())
+    assert sink.metric("eos_fraction") == [0.0, 0.0]
+    [(step, warning)] = sink.warnings
+    assert step == 1 and warning["monitor"] == "rollouts_truncated"
+    lengths = [
+        len(demonstration_ids(tiny.tokenizer, example.demonstration, eos_token_id=tiny.eos_token_id))
+        for example in EXAMPLES
+    ]
+    assert f"{max(lengths)} at most" in warning["message"]
+
+
 def test_the_loop_reports_warnings_and_leakage_metrics(tiny, tmp_path: Path) -> None:
     config = TrainConfig(steps=3, batch_size=2, max_new_tokens=32, lr=1e-4, teacher="frozen")
-    sink = ListSink()
-    train(
-        loaded=tiny,
-        examples=EXAMPLES,
-        config=config,
-        sink=sink,
-        work_dir=tmp_path,
-        rollout_engine=ScriptedRollouts(tiny.tokenizer),
-    )
+    sink = train_on_examples(tiny, config, tmp_path, ScriptedRollouts(tiny.tokenizer))
     assert sink.metric("leakage_rate") == [0.0, 1.0, 1.0]
     assert [(step, w["monitor"]) for step, w in sink.warnings] == [(2, "teacher_phrase_leakage")]
     assert "teacher_drift" not in sink.steps[0][1]  # a frozen teacher does not move
@@ -225,10 +272,15 @@ def test_monitor_stop_ends_the_run_with_the_reason(tiny, tmp_path: Path) -> None
 
 def test_the_ema_teacher_drift_is_a_step_metric(tiny, tmp_path: Path) -> None:
     config = TrainConfig(
-        steps=2, batch_size=2, max_new_tokens=6, lr=1e-2, ema_rate=0.5, monitor_teacher_drift=1e-6
+        steps=2,
+        batch_size=2,
+        max_new_tokens=6,  # cuts the tiny model's rollouts: only the drift monitor is under test
+        lr=1e-2,
+        ema_rate=0.5,
+        monitor_teacher_drift=1e-6,
+        monitor_truncation=None,
     )
-    sink = ListSink()
-    train(loaded=tiny, examples=EXAMPLES, config=config, sink=sink, work_dir=tmp_path)
+    sink = train_on_examples(tiny, config, tmp_path)
     drift = sink.metric("teacher_drift")
     assert 0 < drift[0] < drift[1]
     assert [(step, w["monitor"]) for step, w in sink.warnings] == [(1, "teacher_drift")]

@@ -72,6 +72,7 @@ def test_length_warnings_name_the_prompt_and_the_limit() -> None:
     assert flags == [PROMPT_TOO_LONG_FLAG, CONTEXT_OVERFLOW_FLAG]
     assert "teacher prompt is 90 tokens" in warnings[0] and "max_prompt_tokens=64" in warnings[0]
     assert "context of 100" in warnings[1]
+    assert "demonstration is 20 tokens, more than max_new_tokens=16" in warnings[2]
     # SFT-only overflow is a warning without a blocking flag (SDFT does not need the demonstration).
     flags, warnings = length_warnings(
         student_prompt_tokens=60,
@@ -81,7 +82,7 @@ def test_length_warnings_name_the_prompt_and_the_limit() -> None:
         max_new_tokens=16,
         context=100,
     )
-    assert flags == [] and "SFT refuses" in warnings[0]
+    assert flags == [] and "SFT refuses" in warnings[0] and "cut off" in warnings[1]
     assert length_warnings(
         student_prompt_tokens=5,
         teacher_prompt_tokens=9,

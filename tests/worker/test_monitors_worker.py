@@ -16,8 +16,15 @@ def test_a_monitor_with_stop_fails_the_job_with_its_reason(
     skill, version = make_skill_with_version(db_session, "a")
     db_session.commit()
     track = client.post("/api/tracks", json={"name": "t", "base_model": "tiny"}).json()
-    # Any movement of the EMA teacher breaks this bound on the first step.
-    config = {**FAST, "steps": 3, "monitor_teacher_drift": 1e-9, "monitor_stop": True}
+    # Any movement of the EMA teacher breaks this bound on the first step (the tiny model's cut-off
+    # rollouts would warn first: that monitor is off here).
+    config = {
+        **FAST,
+        "steps": 3,
+        "monitor_teacher_drift": 1e-9,
+        "monitor_truncation": 1,
+        "monitor_stop": True,
+    }
     job = submit(client, track["id"], skill.id, version.id, config=config)
     job = wait_for(client, job["id"], worker, lambda j: j["state"] in TERMINAL)
     assert job["state"] == "failed"

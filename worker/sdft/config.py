@@ -130,6 +130,7 @@ class TrainConfig:
     monitor_leakage: float | None = 0.2  # allowed rise of rollouts holding teacher-template phrases
     monitor_entropy_ratio: float | None = 0.3  # warn below this fraction of the starting mean entropy
     monitor_length_ratio: float | None = 4.0  # warn when mean rollout length leaves [start / r, start * r]
+    monitor_truncation: float | None = 0.5  # warn above this fraction of rollouts cut off by max_new_tokens
     monitor_kl_max: float | None = 0.5  # nats/token from the start on general prompts (general_mix > 0)
     monitor_teacher_drift: float | None = 0.1  # relative L2 distance of the teacher's weights from the start
     monitor_stop: bool = False  # the first warning stops the run, which fails with the monitor's reason
@@ -321,6 +322,7 @@ def _validate(config: TrainConfig) -> None:
         "monitor_leakage": (0.0, 1.0),
         "monitor_entropy_ratio": (0.0, 1.0),
         "monitor_length_ratio": (1.0, math.inf),
+        "monitor_truncation": (0.0, 1.0),
         "monitor_kl_max": (0.0, math.inf),
         "monitor_teacher_drift": (0.0, math.inf),
     }

@@ -8,6 +8,8 @@
 - Entropy collapse: the student's mean per-token entropy on its rollouts (the `entropy` metric)
   falling below a fraction of its first-step value; reverse KL is known for it.
 - Length collapse or explosion: mean completion length leaving [start / ratio, start * ratio].
+- Truncated rollouts: more than a fraction of rollouts stopped by max_new_tokens rather than by
+  end-of-sequence, from the first step on (a run that starts cut off never looks like it grew).
 - Rising KL from the base model: the divergence on mixed-in general prompts (`general_divergence`,
   measured only when general_mix > 0) above an absolute bound, in nats per token.
 - EMA teacher drift: the relative L2 distance of the teacher's weights from the starting weights,
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +104,20 @@ def length_out_of_range(*, start: float, current: float, ratio: float, max_new_t
     if ceiling >= MIN_EXPLOSION_GROWTH * start and current > ceiling:
         return "explosion"
     return None
+
+
+def truncation_message(fraction: float, *, max_new_tokens: int, demonstration_tokens: Sequence[int]) -> str:
+    """Why cut-off rollouts matter, with the demonstrations' lengths to compare max_new_tokens with."""
+    message = f"{fraction:.0%} of recent rollouts stopped at max_new_tokens={max_new_tokens} before ending"
+    if demonstration_tokens:
+        mean = sum(demonstration_tokens) / len(demonstration_tokens)
+        message += (
+            f" (the demonstrations take {mean:.0f} tokens on average, {max(demonstration_tokens)} at most)"
+        )
+    return (
+        message + ": the teacher grades answers cut short and the student never practises their ends; "
+        "raise max_new_tokens so rollouts can finish"
+    )
 
 
 def _local(parameter: torch.Tensor) -> torch.Tensor:
@@ -185,6 +201,7 @@ class Monitors:
         teacher: Any = None,
         teacher_parameter_names: list[str] | None = None,
         templates: Iterable[str] = (),
+        demonstration_tokens: Sequence[int] = (),
     ) -> None:
         self.config = config
         self.tokenizer = tokenizer
@@ -192,6 +209,7 @@ class Monitors:
         self.phrases = frozenset().union(
             *(template_phrases(template) for template in (config.teacher_template, *templates))
         )
+        self.demonstration_tokens = list(demonstration_tokens)  # each with its end-of-turn token
         self.teacher = teacher
         self.drift_sample = (
             ParameterSample.of(teacher, teacher_parameter_names or [], seed=config.seed)
@@ -315,6 +333,24 @@ class Monitors:
                     baseline=base,
                     threshold=config.monitor_length_ratio,
                 )
+
+        # Absolute, not against the start: at Qwen2.5-0.5B on tool use every rollout ran into the
+        # 64-token limit from the first step, the call never reached, and nothing else warned.
+        ended = metrics.get("eos_fraction")
+        if ended is not None and config.monitor_truncation is not None:
+            _, recent = self._smoothed("truncated", 1.0 - ended)
+            self._raise(
+                report,
+                "rollouts_truncated",
+                recent > config.monitor_truncation,
+                truncation_message(
+                    recent,
+                    max_new_tokens=config.max_new_tokens,
+                    demonstration_tokens=self.demonstration_tokens,
+                ),
+                value=recent,
+                threshold=config.monitor_truncation,
+            )
 
         general = metrics.get("general_divergence")
         if general is not None and config.monitor_kl_max is not None:

@@ -99,7 +99,8 @@ def length_warnings(
     max_new_tokens: int,
     context: int | None,
 ) -> tuple[list[str], list[str]]:
-    """(flags, warnings) for prompts that training would refuse (it never cuts a prompt silently)."""
+    """(flags, warnings) for prompts that training would refuse (it never cuts a prompt silently), and
+    for a demonstration longer than SDFT's rollouts may run (a warning: training goes on)."""
     flags: list[str] = []
     warnings: list[str] = []
     longest = max(student_prompt_tokens, teacher_prompt_tokens)
@@ -122,6 +123,11 @@ def length_warnings(
                 f"prompt plus demonstration is {student_prompt_tokens + demonstration_tokens} tokens, more "
                 f"than the model's context of {context}: SFT refuses this row"
             )
+    if demonstration_tokens > max_new_tokens:
+        warnings.append(
+            f"the demonstration is {demonstration_tokens} tokens, more than max_new_tokens={max_new_tokens}: "
+            "SDFT's rollouts are cut off before an answer this long can end"
+        )
     return flags, warnings
 
 

@@ -318,6 +318,12 @@ def train(
         teacher=teachers.teacher if teachers is not None and config.teacher != "frozen" else None,
         teacher_parameter_names=names,
         templates=[replay_set.template for replay_set in replay or []],
+        demonstration_tokens=[
+            len(demonstration_ids(loaded.tokenizer, example.demonstration, eos_token_id=loaded.eos_token_id))
+            for example in examples
+        ]
+        if config.method == "sdft"
+        else (),
     )
     engine = monitors.watch(engine)
     optimizer = build_optimizer(trainable, config=config, parallel=parallel)

@@ -1723,6 +1723,11 @@ export interface components {
              * @description relative distance of the teacher's weights from the start
              */
             monitor_teacher_drift?: number | null;
+            /**
+             * Monitor Truncation
+             * @description warn above this fraction of rollouts cut off by max_new_tokens (1 = off)
+             */
+            monitor_truncation?: number | null;
             /** N Rollouts */
             n_rollouts?: number | null;
             /**
