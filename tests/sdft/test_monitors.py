@@ -146,13 +146,20 @@ def test_truncated_rollouts_warn_from_the_first_step_and_again_after_recovering(
     assert warnings[0]["value"] == 1.0 and warnings[0]["threshold"] == 0.5
     message = warnings[0]["message"]
     assert "100% of recent rollouts stopped at max_new_tokens=64" in message
-    assert "50 tokens on average, 60 at most" in message and "raise max_new_tokens" in message
+    assert "50 tokens on average (60 at most)" in message and "raise max_new_tokens" in message
     # Rollouts that mostly end are fine; without demonstration lengths the message still reads.
     monitors = Monitors(TrainConfig(monitor_leakage=None), tokenizer=tokenizer)
     assert run_steps(monitors, tokenizer, [([], {"eos_fraction": 0.75})] * 4) == []
     monitors = Monitors(TrainConfig(monitor_leakage=None, max_new_tokens=8), tokenizer=tokenizer)
     [warning] = run_steps(monitors, tokenizer, [([], {"eos_fraction": 0.25})])
     assert warning["message"].startswith("75% of recent rollouts stopped at max_new_tokens=8 before ending:")
+    # Demonstrations far shorter than the limit: the student does not stop, the limit is not the problem.
+    monitors = Monitors(
+        TrainConfig(monitor_leakage=None, max_new_tokens=32), tokenizer=tokenizer, demonstration_tokens=[14]
+    )
+    [warning] = run_steps(monitors, tokenizer, [([], {"eos_fraction": 0.0})])
+    assert "runs on past where its answers should end" in warning["message"]
+    assert "raise max_new_tokens" not in warning["message"]
     off = Monitors(TrainConfig(monitor_leakage=None, monitor_truncation=None), tokenizer=tokenizer)
     assert run_steps(off, tokenizer, [([], {"eos_fraction": 0.0})] * 3) == []
 

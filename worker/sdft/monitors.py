@@ -107,16 +107,26 @@ def length_out_of_range(*, start: float, current: float, ratio: float, max_new_t
 
 
 def truncation_message(fraction: float, *, max_new_tokens: int, demonstration_tokens: Sequence[int]) -> str:
-    """Why cut-off rollouts matter, with the demonstrations' lengths to compare max_new_tokens with."""
+    """Why cut-off rollouts matter, and the likelier remedy given the demonstrations' lengths.
+
+    Demonstrations that need most of max_new_tokens: the limit is too short (Qwen2.5-0.5B on tool
+    use, 48-token calls under 64). Demonstrations far shorter: the student runs on past where its
+    answer should end (SmolLM2-135M on dates, 14-token answers run to 32 with the paper's template;
+    with the format template three quarters of rollouts ended by step 20).
+    """
     message = f"{fraction:.0%} of recent rollouts stopped at max_new_tokens={max_new_tokens} before ending"
-    if demonstration_tokens:
-        mean = sum(demonstration_tokens) / len(demonstration_tokens)
-        message += (
-            f" (the demonstrations take {mean:.0f} tokens on average, {max(demonstration_tokens)} at most)"
-        )
-    return (
-        message + ": the teacher grades answers cut short and the student never practises their ends; "
-        "raise max_new_tokens so rollouts can finish"
+    if not demonstration_tokens:
+        return message + ": the teacher grades answers cut short; raise max_new_tokens if answers need more"
+    mean = sum(demonstration_tokens) / len(demonstration_tokens)
+    message += (
+        f", while the demonstrations take {mean:.0f} tokens on average ({max(demonstration_tokens)} at most)"
+    )
+    if 2 * mean > max_new_tokens:
+        return message + ": the teacher grades answers cut short; raise max_new_tokens so rollouts can finish"
+    return message + (
+        ": the student runs on past where its answers should end; check the rollouts, and whether the teacher "
+        "answers in the demonstrated form (the pre-flight report; the skill form's 'Same format as the "
+        "example' template)"
     )
 
 
