@@ -43,11 +43,12 @@ from bench.learning_skills import SKILL_NAMES  # noqa: E402
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
 PHASES = ("teacher", "tuning", "comparison", "sequential")
 # Budgets per mode. QUICK is a smoke run of every phase. FULL is what fits 2 hours on 2 CPU cores:
-# the teacher check and every method on the dates skill over 2 seeds at 20 steps, with "best" the
-# tuning phase's recorded winner. Sized from measured runs, not yet timed as one invocation: 11 of
-# its 13 comparison runs took 97.5 min at 1 thread and load ~5 (learning-smollm2-dates-cmp.json).
-# Tool use and science at 135M cost 10-25 min a run, the sequential run and 0.5B far more; those
-# studies are invocations of their own (the --phases / --skills examples above, learning.md).
+# the teacher check; every method on dates and the paper's own comparison (base, SFT, SDFT) on
+# science, over 2 seeds; then the sequential run (tool use -> science -> dates) for SFT and SDFT.
+# "best" is the tuning phase's recorded winner. Timed as one invocation on an idle 2-core machine
+# at 2 threads: 87.5 min (learning-full-smollm2-135m.json). Tool use costs 4-9 min a run at 135M,
+# so its comparison, the tuning phase and the 0.5B studies are invocations of their own (the
+# --phases / --skills examples above, learning.md).
 QUICK: dict[str, Any] = {
     "model": "tiny",
     "seeds": [0],
@@ -74,9 +75,10 @@ QUICK: dict[str, Any] = {
 FULL: dict[str, Any] = {
     "model": "smollm2-135m",
     "seeds": [0, 1],
-    "skills": ["dates"],
+    "skills": ["dates", "science"],
     "methods": [*METHODS, "best"],
-    "phases": ["teacher", "comparison"],
+    "skill_methods": {"science": ["base", "sft", "sdft-paper"]},
+    "phases": ["teacher", "comparison", "sequential"],
     "tune_skill": "dates",
     "tune_variants": ["sdft-paper", *VARIANTS],
     "best": "sdft-format-skip0-lr5e-5",  # the tuning phase's winner on dates' held-out slice
@@ -84,9 +86,9 @@ FULL: dict[str, Any] = {
     "steps": 20,
     "batch_size": 4,
     "lr": 2e-5,
-    "max_new_tokens": 32,  # dates answers are one line
+    "max_new_tokens": None,  # each skill's own: 32 for dates (one line), 64 for tool use and science
     "train_limit": None,
-    "eval_limit": None,
+    "eval_limit": 50,  # all of dates' and tool use's eval rows, 50 of science's 107
     "holdout_limit": None,
     "probe_items": 60,
     "probe_max_new_tokens": 32,
@@ -187,12 +189,15 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
         if value is not None:
             items = [item.strip() for item in value.split(",") if item.strip()]
             preset[name] = [int(item) for item in items] if name == "seeds" else items
+    if args.methods is not None:
+        preset["skill_methods"] = {}  # the methods asked for, on every skill
     if "tuning" in preset["phases"] and args.best is None:
         preset["best"] = None  # a tuning run chooses "best" itself
     for phase in preset["phases"]:
         if phase not in PHASES:
             parser.error(f"unknown phase {phase!r}; choose from {', '.join(PHASES)}")
-    for name in [*preset["methods"], *preset["tune_variants"], *preset["sequential_methods"]]:
+    per_skill = [name for names in preset.get("skill_methods", {}).values() for name in names]
+    for name in [*preset["methods"], *per_skill, *preset["tune_variants"], *preset["sequential_methods"]]:
         if name != "best":
             try:
                 find_method(name)
@@ -217,6 +222,7 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
         seeds=preset["seeds"],
         skills=preset["skills"],
         methods=preset["methods"],
+        skill_methods=dict(preset.get("skill_methods", {})),
         phases=preset["phases"],
         tune_skill=preset["tune_skill"],
         tune_variants=preset["tune_variants"],

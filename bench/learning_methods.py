@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,13 +32,17 @@ class Budget:
     steps: int
     batch_size: int
     lr: float
-    max_new_tokens: int
+    max_new_tokens: int | None  # None: each skill's own (Skill.train_max_new_tokens)
     warmup_ratio: float = 0.1
     dtype: str = "float32"  # "bfloat16": autocast over fp32 weights (our engine), bf16=True (TRL)
     # Memory only, the same update (left out of to_dict, so runs with and without them compare):
     # micro-batches per step and recomputed activations, for a 0.5B model's SDFT step on 23 GiB.
     grad_accum: int = 1
     gradient_checkpointing: bool = False
+
+    def for_skill(self, skill_max_new_tokens: int) -> Budget:
+        """The budget a run on one skill trains with: the skill's rollout length unless one is set."""
+        return self if self.max_new_tokens is not None else replace(self, max_new_tokens=skill_max_new_tokens)
 
     def to_dict(self) -> dict[str, Any]:
         return {

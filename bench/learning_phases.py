@@ -139,7 +139,7 @@ def run_comparison(ctx: Context) -> None:
     settings = ctx.settings
     for skill_name in settings.skills:
         skill = ctx.skill(skill_name)
-        for name in settings.methods:
+        for name in settings.methods_for(skill_name):
             if name == "base":
                 measure(ctx, "comparison", skill, METHODS["base"], None, fit=False)
                 continue
@@ -185,7 +185,8 @@ def run_sequential(ctx: Context) -> None:
             base = base_evaluation(ctx, order, holdout=False)
             record["rows"].append({"checkpoint": 0, "learned": None, "train_wall_s": 0.0, **_row(base)})
             loaded = fresh_copy(ctx.base)
-            template = method.train_config(budget, seed=seed).teacher_template
+            first_budget = budget.for_skill(ctx.skill(order[0]).train_max_new_tokens)
+            template = method.train_config(first_budget, seed=seed).teacher_template
             for checkpoint, skill_name in enumerate(order, start=1):
                 earlier = [
                     ReplaySet(
@@ -197,12 +198,13 @@ def run_sequential(ctx: Context) -> None:
                     )
                     for name in order[: checkpoint - 1]
                 ]
+                skill = ctx.skill(skill_name)
                 loaded, info = train_once(
                     ctx,
                     method,
-                    ctx.skill(skill_name),
+                    skill,
                     seed=seed,
-                    budget=budget,
+                    budget=budget.for_skill(skill.train_max_new_tokens),
                     fit=False,
                     start=loaded,
                     replay=earlier,
@@ -212,6 +214,7 @@ def run_sequential(ctx: Context) -> None:
                     "checkpoint": checkpoint,
                     "learned": skill_name,
                     "train_wall_s": info["train_wall_s"],
+                    "max_new_tokens": budget.for_skill(skill.train_max_new_tokens).max_new_tokens,
                     "monitor_warnings": info.get("monitor_warnings", []),
                 }
                 record["rows"].append({**row, **_row(evaluation)})

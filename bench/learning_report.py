@@ -53,8 +53,14 @@ def _pct(values: list[float]) -> str:
     return f"{100 * mean:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "")
 
 
-def _budget_text(budget: dict[str, Any]) -> str:
-    return f"{budget['steps']} steps × {budget['batch_size']} prompts, lr {budget['lr']:g}, rollouts ≤{budget['max_new_tokens']} tokens"
+def _budget_text(budget: dict[str, Any], *, lengths: list[int] | None = None) -> str:
+    """`lengths`: the rollout limit of each skill, where the budget left it to the skills."""
+    rollouts = budget["max_new_tokens"]
+    if rollouts is None:
+        limit = f"≤{'/'.join(str(n) for n in lengths)} tokens" if lengths else "≤ each skill's limit"
+    else:
+        limit = f"≤{rollouts} tokens"
+    return f"{budget['steps']} steps × {budget['batch_size']} prompts, lr {budget['lr']:g}, rollouts {limit}"
 
 
 def _method_rank(name: str) -> tuple[int, str]:
@@ -65,10 +71,13 @@ def _method_rank(name: str) -> tuple[int, str]:
 def comparison_groups(
     files: list[tuple[str, dict[str, Any]]], phase: str
 ) -> dict[tuple[str, ...], list[dict]]:
-    """Runs of one phase by (files, model, skill, budget): the runs of one budget are one table even
-    when parallel processes wrote them to several files (a run recorded twice counts once)."""
-    by_budget: dict[tuple[str, ...], dict[str, tuple[str, dict[str, Any]]]] = {}
+    """Runs of one phase by (files, model, skill, budget, eval size): the runs of one budget are one
+    table even when several processes or invocations wrote them to several files. A (method, seed)
+    recorded in more than one file counts once, from the file written last: a rerun of the same
+    seed is the same measurement (training is deterministic per seed), not another sample."""
+    by_budget: dict[tuple[Any, ...], dict[tuple[str, Any], tuple[float, str, dict[str, Any]]]] = {}
     for tag, data in files:
+        updated = data.get("updated", 0.0)
         for run in data.get("runs", []):
             if run["phase"] != phase:
                 continue
@@ -78,12 +87,16 @@ def comparison_groups(
                 if r["phase"] == phase and r["skill"] == run["skill"] and r["method"] != "base"
             ]
             budget = run["budget"] if run["method"] != "base" or not trained else trained[0]["budget"]
-            key = (run["model"], run["skill"], _budget_text(budget))
-            by_budget.setdefault(key, {})[run["key"]] = (tag, run)
+            key = (run["model"], run["skill"], _budget_text(budget), run.get("task_n"))
+            runs = by_budget.setdefault(key, {})
+            seed_key = (run["method"], run["seed"])
+            if seed_key not in runs or updated >= runs[seed_key][0]:
+                runs[seed_key] = (updated, tag, run)
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for (model, skill, budget), runs in by_budget.items():
-        tags = ", ".join(dict.fromkeys(f"learning-{tag}.json" for tag, _ in runs.values()))
-        groups[(tags, model, skill, budget)] = [run for _, run in runs.values()]
+    for (model, skill, budget, _), runs in by_budget.items():
+        kept = sorted(runs.values(), key=lambda entry: entry[1])
+        tags = ", ".join(dict.fromkeys(f"learning-{tag}.json" for _, tag, _ in kept))
+        groups.setdefault((tags, model, skill, budget), []).extend(run for _, _, run in kept)
     return groups
 
 
@@ -230,8 +243,9 @@ def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
         return [*lines, "No sequential run recorded yet.", ""]
     for tag, record in records:
         model = dict(files)[tag]["invocation"]["settings"]["model"]
+        lengths = [row["max_new_tokens"] for row in record["rows"] if row.get("max_new_tokens")]
         lines += [
-            f"### {record['method']} on {model}, {' → '.join(record['skills'])}, seed {record['seed']} ({_budget_text(record['budget'])} per skill; file learning-{tag}.json)",
+            f"### {record['method']} on {model}, {' → '.join(record['skills'])}, seed {record['seed']} ({_budget_text(record['budget'], lengths=lengths)} per skill; file learning-{tag}.json)",
             "",
         ]
         if record["status"] != "ok":

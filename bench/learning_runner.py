@@ -52,6 +52,11 @@ class Settings:
     resume: bool
     best: str | None
     mode: str
+    skill_methods: dict[str, list[str]] = field(default_factory=dict)  # per-skill method lists
+
+    def methods_for(self, skill: str) -> list[str]:
+        """The comparison's methods on one skill: its own list where the preset gives one."""
+        return self.skill_methods.get(skill, self.methods)
 
     def to_dict(self) -> dict[str, Any]:
         values = dict(self.__dict__)
@@ -241,7 +246,8 @@ def measure(
     label: str | None = None,
 ) -> dict[str, Any]:
     """Train (unless base) and evaluate one (skill, method, seed); record it, failures included."""
-    settings, budget = ctx.settings, ctx.settings.budget
+    settings = ctx.settings
+    budget = settings.budget.for_skill(skill.train_max_new_tokens)
     name = label or method.name
     key = run_key(phase, skill.name, name, seed, budget, settings)
     if settings.resume and (previous := ctx.done(key)):

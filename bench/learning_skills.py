@@ -45,6 +45,7 @@ class Skill:
     scorer_name: str
     scorer_config: dict[str, Any]
     eval_max_new_tokens: int
+    train_max_new_tokens: int  # rollout length in training, unless the invocation sets one for all
     description: str
     holdout: int  # last train rows kept out of `fit` for tuning
     notes: list[str] = field(default_factory=list)
@@ -108,6 +109,7 @@ def load_skill(name: str) -> Skill:
             scorer_name=scorer_name,
             scorer_config=scorer_config,
             eval_max_new_tokens=96,
+            train_max_new_tokens=64,  # the demonstrated calls are ~48 tokens (Qwen2.5's tokenizer)
             description="ToolAlpaca tool use (the paper's task): Action/Action Input calls, paper's parser",
             holdout=14,
         )
@@ -123,6 +125,7 @@ def load_skill(name: str) -> Skill:
             scorer_name=scorer_name,
             scorer_config=scorer_config,
             eval_max_new_tokens=96,
+            train_max_new_tokens=64,
             description="SciKnowEval chemistry L3 multiple choice (the paper's task): letter in <answer> tags",
             holdout=50,
         )
@@ -147,6 +150,7 @@ def load_skill(name: str) -> Skill:
             scorer_name=SCORER[0],
             scorer_config=dict(SCORER[1]),
             eval_max_new_tokens=24,
+            train_max_new_tokens=32,  # one line
             description="ISO dates (our own): the date a note mentions as `Date: YYYY-MM-DD`, format never stated",
             holdout=30,
         )

@@ -66,6 +66,7 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
     for record in (sequential, replayed):
         assert record["status"] == "ok", record.get("traceback")
         assert [row["learned"] for row in record["rows"]] == [None, "science", "dates"]
+        assert [row["max_new_tokens"] for row in record["rows"][1:]] == [4, 4]
         last = record["summaries"][-1]
         assert last["skills_learned"] == [1, 2] and last["average_accuracy"] is not None
         assert last["backward_transfer"] is not None and last["forgetting"] >= 0.0
@@ -92,12 +93,48 @@ def test_a_trl_run_that_trains_fewer_steps_than_asked_is_recorded_as_failed(tmp_
     assert "task_accuracy" not in run  # nothing evaluated as if it had trained
 
 
-def test_the_full_run_is_the_two_hour_dates_comparison_and_tuning_chooses_best_itself() -> None:
+def test_the_full_run_fits_two_hours_and_tuning_chooses_best_itself() -> None:
     settings, _ = learning.parse_args([])
-    assert (settings.model, settings.skills, settings.seeds) == ("smollm2-135m", ["dates"], [0, 1])
-    assert settings.phases == ["teacher", "comparison"] and settings.best == "sdft-format-skip0-lr5e-5"
-    assert {"sft", "sdft-paper", "sdft-frozen", "sdft-live", "trl-sdft", "best"} <= set(settings.methods)
+    assert (settings.model, settings.skills, settings.seeds) == ("smollm2-135m", ["dates", "science"], [0, 1])
+    assert settings.phases == ["teacher", "comparison", "sequential"]
+    assert settings.best == "sdft-format-skip0-lr5e-5" and settings.sequential_methods == [
+        "sft",
+        "sdft-paper",
+    ]
+    every = {"sft", "sdft-paper", "sdft-frozen", "sdft-live", "trl-sdft", "best"}
+    assert every <= set(settings.methods_for("dates"))
+    assert settings.methods_for("science") == ["base", "sft", "sdft-paper"]  # the paper's comparison
+    # Rollouts as long as each skill needs, unless one length is asked for.
+    assert settings.budget.max_new_tokens is None
+    assert settings.budget.for_skill(64).max_new_tokens == 64
+    assert settings.budget.for_skill(32).max_new_tokens == 32
+    asked, _ = learning.parse_args(["--max-new-tokens", "16", "--methods", "base,sft"])
+    assert asked.budget.for_skill(64).max_new_tokens == 16
+    assert asked.methods_for("science") == asked.methods_for("dates") == ["base", "sft"]
     tuned, _ = learning.parse_args(["--phases", "tuning,comparison"])
     assert tuned.best is None
     chosen, _ = learning.parse_args(["--phases", "tuning,comparison", "--best", "sdft-format"])
     assert chosen.best == "sdft-format"
+
+
+def test_a_seed_recorded_in_two_files_counts_once_from_the_newer_file() -> None:
+    from bench.learning_report import comparison_groups
+
+    budget = {"steps": 20, "batch_size": 4, "lr": 2e-5, "max_new_tokens": 32}
+
+    def run(method: str, seed: int | None, train_s: float) -> dict:
+        identity = {"phase": "comparison", "model": "m", "skill": "dates", "method": method, "seed": seed}
+        return {
+            **identity,
+            "budget": budget,
+            "task_n": 50,
+            "train_wall_s": train_s,
+            "key": f"{method}{train_s}",
+        }
+
+    older = {"updated": 1.0, "runs": [run("base", None, 0), run("sft", 0, 105), run("sft", 1, 109)]}
+    newer = {"updated": 2.0, "runs": [run("base", None, 0), run("sft", 0, 30), run("sdft-paper", 0, 97)]}
+    [(key, runs)] = comparison_groups([("old", older), ("new", newer)], "comparison").items()
+    assert key[0] == "learning-new.json, learning-old.json"
+    kept = {(r["method"], r["seed"]): r["train_wall_s"] for r in runs}
+    assert kept == {("base", None): 0, ("sft", 0): 30, ("sft", 1): 109, ("sdft-paper", 0): 97}
