@@ -199,12 +199,13 @@ def run_sequential(ctx: Context) -> None:
                     for name in order[: checkpoint - 1]
                 ]
                 skill = ctx.skill(skill_name)
+                skill_budget = budget.for_skill(skill.train_max_new_tokens)
                 loaded, info = train_once(
                     ctx,
                     method,
                     skill,
                     seed=seed,
-                    budget=budget.for_skill(skill.train_max_new_tokens),
+                    budget=skill_budget,
                     fit=False,
                     start=loaded,
                     replay=earlier,
@@ -214,7 +215,7 @@ def run_sequential(ctx: Context) -> None:
                     "checkpoint": checkpoint,
                     "learned": skill_name,
                     "train_wall_s": info["train_wall_s"],
-                    "max_new_tokens": budget.for_skill(skill.train_max_new_tokens).max_new_tokens,
+                    "max_new_tokens": skill_budget.max_new_tokens,
                     "monitor_warnings": info.get("monitor_warnings", []),
                 }
                 record["rows"].append({**row, **_row(evaluation)})
