@@ -116,9 +116,21 @@ def test_entropy_collapse_and_recovery_warn_on_each_onset(tokenizer: Any) -> Non
     warnings = run_steps(monitors, tokenizer, [([], {"entropy": e, "loss_tokens": 8}) for e in entropies])
     assert [(w["step"], w["monitor"]) for w in warnings] == [
         (5, "entropy_collapse"),  # window means: 3.17, 1.57, then 0.27 < 0.3 x 5.0
-        (11, "entropy_collapse"),  # recovered at step 6 (mean 2.1), collapsed again
+        (11, "entropy_collapse"),  # recovered over steps 6-8 (means 2.1, 4.0, 6.0), collapsed again
     ]
     assert warnings[0]["baseline"] == 5.0 and warnings[0]["threshold"] == 0.3
+
+
+def test_a_value_hovering_at_the_threshold_warns_once_until_it_recovers_for_a_window(tokenizer: Any) -> None:
+    monitors = Monitors(TrainConfig(monitor_leakage=None, monitor_length_ratio=None), tokenizer=tokenizer)
+    cut_off = [0.75, 0.5, 0.25, 0.75, 0.75, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
+    warnings = run_steps(monitors, tokenizer, [([], {"eos_fraction": 1 - share}) for share in cut_off])
+    # Window means 0.75 0.62 | 0.5 0.5 | 0.58 | 0.5 0.25 0.0 | 0.0 0.33 | 0.67: the dip at steps 3-4 is
+    # two steps, so step 5 is the same episode; steps 6-8 recover it, and step 11 is a new one.
+    assert [(w["step"], w["monitor"]) for w in warnings] == [
+        (1, "rollouts_truncated"),
+        (11, "rollouts_truncated"),
+    ]
 
 
 def test_length_collapse_and_explosion(tokenizer: Any) -> None:

@@ -15,9 +15,10 @@
 - EMA teacher drift: the relative L2 distance of the teacher's weights from the starting weights,
   estimated on a fixed random sample of each tensor's elements (no second copy of the model).
 
-A monitor warns when its condition starts to hold (again after it recovers, not every step). Values
-are compared as the mean over the last WINDOW steps, so one noisy step of four rollouts does not
-trigger. With `monitor_stop` the first warning stops the run: `Monitors.stop_reason` is set and
+A monitor warns when its condition starts to hold, and again only after it has recovered for WINDOW
+steps in a row, not every step. Values are compared as the mean over the last WINDOW steps, so one
+noisy step of four rollouts does not trigger, and a value hovering at a threshold does not warn
+every few steps (SmolLM2-135M's cut-off share on dates did: four warnings in 20 steps). With `monitor_stop` the first warning stops the run: `Monitors.stop_reason` is set and
 the loop raises MonitorStop after reporting the step. A run resumed from a step checkpoint takes its
 baselines from its first step after the resume.
 """
@@ -176,6 +177,7 @@ class ParameterSample:
 @dataclass
 class _Alarm:
     active: bool = False
+    quiet_steps: int = 0  # checks in a row without the condition while active; WINDOW of them recover it
 
 
 @dataclass
@@ -254,20 +256,24 @@ class Monitors:
         self, report: StepReport, monitor: str, holds: bool, message: str, **values: float | None
     ) -> None:
         alarm = self._alarms.setdefault(monitor, _Alarm())
-        if holds and not alarm.active:
-            warning = {
-                "monitor": monitor,
-                "message": message,
-                **{
-                    key: round(value, 6) if isinstance(value, float) else value
-                    for key, value in values.items()
-                },
-                "stop": self.config.monitor_stop,
-            }
-            report.warnings.append(warning)
-            if self.config.monitor_stop and self.stop_reason is None:
-                self.stop_reason, self.stop_warning = f"{monitor}: {message}", warning
-        alarm.active = holds
+        if not holds:
+            alarm.quiet_steps += 1
+            if alarm.quiet_steps >= WINDOW:
+                alarm.active = False
+            return
+        alarm.quiet_steps = 0
+        if alarm.active:
+            return
+        alarm.active = True
+        warning = {
+            "monitor": monitor,
+            "message": message,
+            **{key: round(value, 6) if isinstance(value, float) else value for key, value in values.items()},
+            "stop": self.config.monitor_stop,
+        }
+        report.warnings.append(warning)
+        if self.config.monitor_stop and self.stop_reason is None:
+            self.stop_reason, self.stop_warning = f"{monitor}: {message}", warning
 
     def check(self, step: int, metrics: dict[str, float]) -> StepReport:
         """Measure this step (its rollouts and metrics); warnings for conditions that start to hold."""
