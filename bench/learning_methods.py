@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from bench.teacher_templates import FORMAT_TEACHER_TEMPLATE, PLAIN_TEACHER_TEMPLATE
-from worker.sdft.config import PAPER_TEACHER_TEMPLATE, TrainConfig
+from bench.teacher_templates import PLAIN_TEACHER_TEMPLATE
+from worker.sdft.config import FORMAT_TEACHER_TEMPLATE, PAPER_SETTINGS, PAPER_TEACHER_TEMPLATE, TrainConfig
 from worker.sdft.data import Example
 from worker.sdft.models import LoadedModel
 from worker.sdft.replay import ReplaySet
@@ -65,7 +65,9 @@ class Method:
     needs_general_prompts: bool = False
 
     def train_config(self, budget: Budget, *, seed: int) -> TrainConfig:
+        # Every variant is "the paper's setup plus its overrides", whatever the product's defaults are.
         settings: dict[str, Any] = {
+            **PAPER_SETTINGS,
             "method": "sdft",
             "steps": budget.steps,
             "batch_size": budget.batch_size,

@@ -3,8 +3,8 @@
     .venv/bin/python bench/monitors.py                      # smollm2-135m, 30 steps per variant
     .venv/bin/python bench/monitors.py --model tiny --steps 3 --variants paper
 
-Variants (everything else the paper's defaults; batch 4 with one general-probe prompt mixed in, so
-the KL-from-start monitor has something to measure):
+Variants (everything else the product's defaults, but both with the paper's teacher template; batch 4
+with one general-probe prompt mixed in, so the KL-from-start monitor has something to measure):
   paper  EMA teacher (0.01), forward KL(teacher || student), first 3 completion tokens skipped
   live   the student as its own teacher, reverse KL, no skipped tokens: the setup that taught
          SmolLM2-135M the teacher prompt's "This is an example..." (DESIGN.md)
@@ -24,12 +24,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from worker.sdft.config import PAPER_SETTINGS
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SKILL = REPO_ROOT / "bench" / "skills" / "iso_dates.jsonl"
 RESULTS = REPO_ROOT / "bench" / "results" / "monitors.json"
+# Both with the paper's teacher template, whose words the live teacher leaked into SmolLM2's answers.
 VARIANTS: dict[str, dict[str, Any]] = {
-    "paper": {"teacher": "ema", "divergence": "forward_kl", "skip_first_tokens": 3},
-    "live": {"teacher": "live", "divergence": "reverse_kl", "skip_first_tokens": 0},
+    "paper": {"teacher": "ema", "divergence": "forward_kl", **PAPER_SETTINGS},
+    "live": {
+        "teacher": "live",
+        "divergence": "reverse_kl",
+        "teacher_template": PAPER_SETTINGS["teacher_template"],
+        "skip_first_tokens": 0,
+    },
 }
 TRACKED = ("leakage_rate", "entropy", "completion_tokens", "general_divergence", "teacher_drift")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.sdft.config import PAPER_TEACHER_TEMPLATE
+from worker.sdft.config import FORMAT_TEACHER_TEMPLATE, PAPER_TEACHER_TEMPLATE
 
 # Shorter teacher wording: "including the thinking process" asks a small teacher for prose that
 # then leaks into answers whose format is a one-liner.
@@ -13,12 +13,10 @@ PLAIN_TEACHER_TEMPLATE = (
     "Now answer with a response of your own."
 )
 
-# Found on dates' train rows: SmolLM2-135M as teacher answered 0/16 in the demonstrated format with
+# FORMAT_TEACHER_TEMPLATE, the product's default since the benchmark chose it, lives with the engine's
+# config. On dates' train rows SmolLM2-135M as teacher answered 0/16 in the demonstrated format with
 # the paper's template (it echoes "This is an example for a response..."), 7/16 with the plain one,
-# 15/16 with this one. On tool use none of them made the 135M teacher produce a call (0/8).
-FORMAT_TEACHER_TEMPLATE = (
-    "{prompt}\n\nAnswer in exactly the same format as this example answer:\n{demonstration}"
-)
+# 15/16 with the format one. On tool use none of them made the 135M teacher produce a call (0/8).
 
 TEACHER_TEMPLATES = {
     "paper": PAPER_TEACHER_TEMPLATE,

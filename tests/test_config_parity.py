@@ -1,11 +1,13 @@
-"""The API's job config (validated at submission, no torch) and the engine's TrainConfig agree."""
+"""The API's job config (validated at submission, no torch) and the frontend's templates agree with the engine."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
+from pathlib import Path
 
 from backend.jobs.schemas import JobConfig
-from worker.sdft.config import ConfigError, TrainConfig
+from worker.sdft.config import DEFAULT_TEACHER_TEMPLATE, PAPER_TEACHER_TEMPLATE, ConfigError, TrainConfig
 
 # Engine settings deliberately not exposed per job through the API.
 ENGINE_ONLY = {"method", "teacher_template", "extra"}
@@ -33,3 +35,10 @@ def test_engine_refuses_what_it_does_not_know_naming_the_field() -> None:
         assert error.field == "no_such_option"
     else:
         raise AssertionError("unknown option accepted")
+
+
+def test_the_skill_forms_templates_are_the_engines() -> None:
+    """The skill form shows the default and offers the paper's wording; both must be the engine's text."""
+    source = (Path(__file__).resolve().parents[1] / "frontend/src/routes/skills/SkillForm.tsx").read_text()
+    shown = dict(re.findall(r"export const (\w+_TEMPLATE) = `([^`]*)`;", source))
+    assert shown == {"PAPER_TEMPLATE": PAPER_TEACHER_TEMPLATE, "FORMAT_TEMPLATE": DEFAULT_TEACHER_TEMPLATE}

@@ -73,6 +73,13 @@ def add_train(parser: argparse.ArgumentParser) -> None:
         "--general-prompts", type=Path, help="JSONL of {prompt} rows mixed in with --general-mix"
     )
     parser.add_argument("--traces", type=Path, help="append per-token traces here as JSONL")
+    parser.add_argument(
+        "--paper",
+        action="store_true",
+        help="the SDFT paper's settings where the defaults differ: its teacher template and 3 skipped "
+        "tokens (--config and the flags below still override them)",
+    )
+    _add_template_argument(parser)
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int)
     length.add_argument("--epochs", type=float)
@@ -112,7 +119,7 @@ def add_train(parser: argparse.ArgumentParser) -> None:
 
 
 def _train_config(args: argparse.Namespace) -> Any:
-    from worker.sdft.config import ConfigError, TrainConfig
+    from worker.sdft.config import PAPER_SETTINGS, ConfigError, TrainConfig
 
     settings: dict[str, Any] = {}
     if args.config:
@@ -156,9 +163,11 @@ def _train_config(args: argparse.Namespace) -> Any:
         value = getattr(args, name)
         if value is not None:
             settings[name] = value
+    if args.template:
+        settings["teacher_template"] = _teacher_template(args)
     if args.steps is not None or args.epochs is not None:
         settings.pop("epochs" if args.steps is not None else "steps", None)
-    return TrainConfig.from_dict(settings)
+    return TrainConfig.from_dict({**(PAPER_SETTINGS if args.paper else {}), **settings})
 
 
 def _read_general_prompts(path: Path | None) -> list[list[dict[str, str]]] | None:
@@ -292,6 +301,22 @@ def add_generate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object per prompt")
 
 
+def _add_template_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--template",
+        help="teacher template with {prompt} and {demonstration}, or 'format' (the default: answer in "
+        "the example's format) or 'paper' (the SDFT paper's wording)",
+    )
+
+
+def _teacher_template(args: argparse.Namespace) -> str:
+    """--template as given or a preset by name, else the default; validated as a training run would."""
+    from worker.sdft.config import DEFAULT_TEACHER_TEMPLATE, TEACHER_TEMPLATE_PRESETS, TrainConfig
+
+    template = TEACHER_TEMPLATE_PRESETS.get(args.template, args.template) if args.template else None
+    return TrainConfig(teacher_template=template or DEFAULT_TEACHER_TEMPLATE).teacher_template
+
+
 def _messages(system: str | None, user: str) -> list[dict[str, str]]:
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
 
@@ -345,27 +370,20 @@ def add_logprobs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--system", help="system message")
     parser.add_argument("--demonstration", help="builds the teacher prompt with the template (default: none)")
     parser.add_argument("--context", help="privileged context for the teacher prompt")
-    parser.add_argument(
-        "--template", help="teacher template with {prompt} and {demonstration} (default: the paper's)"
-    )
+    _add_template_argument(parser)
     parser.add_argument("--teacher-model", help="score the teacher prompt with this model (default: --model)")
     parser.add_argument("--divergence", default="forward_kl", choices=["forward_kl", "reverse_kl", "jsd"])
     parser.add_argument("--top-k", type=int, default=5)
 
 
 def run_logprobs(args: argparse.Namespace) -> int:
-    from worker.sdft.config import PAPER_TEACHER_TEMPLATE, TrainConfig
     from worker.sdft.data import Example
     from worker.sdft.logprobs import token_traces
     from worker.sdft.prompts import encode, render_prompt, teacher_messages
 
     if not args.completion:
         raise UsageError("--completion is empty")
-    template = (
-        TrainConfig(teacher_template=args.template).teacher_template
-        if args.template
-        else PAPER_TEACHER_TEMPLATE
-    )
+    template = _teacher_template(args)
     loaded = _load(args)
     teacher = _load(args, args.teacher_model).model if args.teacher_model else None
     student_messages = _messages(args.system, args.prompt)
@@ -401,9 +419,7 @@ def run_logprobs(args: argparse.Namespace) -> int:
 def add_preflight(parser: argparse.ArgumentParser) -> None:
     _add_model_arguments(parser)
     parser.add_argument("--demos", type=Path, required=True, help="demonstrations: .jsonl, .json or .csv")
-    parser.add_argument(
-        "--template", help="teacher template with {prompt} and {demonstration} (default: the paper's)"
-    )
+    _add_template_argument(parser)
     parser.add_argument("--max-prompt-tokens", type=int, default=2048, help="training limit to warn about")
     parser.add_argument("--max-new-tokens", type=int, default=256, help="rollout length to leave room for")
     parser.add_argument(
@@ -418,13 +434,13 @@ def add_preflight(parser: argparse.ArgumentParser) -> None:
 
 def run_preflight(args: argparse.Namespace) -> int:
     """One JSON line per demonstration, most useful first, then the summary."""
-    from worker.sdft.config import PAPER_TEACHER_TEMPLATE, TrainConfig
+    from worker.sdft.config import TrainConfig
     from worker.sdft.data import read_examples
     from worker.sdft.preflight import preflight
     from worker.sdft.scoring import get_scorer
 
     checked = TrainConfig(
-        teacher_template=args.template or PAPER_TEACHER_TEMPLATE,
+        teacher_template=_teacher_template(args),
         max_prompt_tokens=args.max_prompt_tokens,
         max_new_tokens=args.max_new_tokens,
     )  # the same validation a training run would apply to these settings

@@ -13,7 +13,7 @@ JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class JobConfig(BaseModel):
-    """Training options; omitted fields take the engine's defaults (the paper's settings).
+    """Training options; omitted fields take the engine's defaults (the paper's settings, but no skipped tokens).
 
     Validated at submission so that a bad value is a 422 naming the field, not a failed job.
     """
@@ -37,7 +37,12 @@ class JobConfig(BaseModel):
     divergence: Literal["forward_kl", "reverse_kl", "jsd"] | None = None
     beta: float | None = Field(default=None, ge=0, le=1, description="JSD interpolation")
     top_k: int | None = Field(default=None, ge=1, le=1_000_000)
-    skip_first_tokens: int | None = Field(default=None, ge=0, le=1024)
+    skip_first_tokens: int | None = Field(
+        default=None,
+        ge=0,
+        le=1024,
+        description="first completion tokens left out of the loss (default 0; the paper's code: 3)",
+    )
     n_rollouts: int | None = Field(default=None, ge=1, le=64)
     temperature: float | None = Field(default=None, gt=0, le=5)
     top_p: float | None = Field(default=None, gt=0, le=1)

@@ -18,7 +18,8 @@ class Skill(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    # None means the paper's template (the worker owns the default text).
+    # None means the engine's default template (the worker owns its text; migration 0007 made earlier
+    # skills' None the paper's template explicitly).
     teacher_template: Mapped[str | None] = mapped_column(Text, nullable=True)
     scorer: Mapped[str] = mapped_column(String(32), default="exact")
     scorer_config: Mapped[dict[str, Any]] = mapped_column(default=dict)

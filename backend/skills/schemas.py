@@ -19,7 +19,8 @@ class SkillCreate(BaseModel):
         default=None,
         max_length=20_000,
         description="Teacher prompt template with {prompt} and {demonstration} (and optional {context}); "
-        "empty means the paper's template.",
+        "empty means the default, which asks for an answer in the example's format (the paper's "
+        "wording is a preset in the skill form).",
     )
     scorer: ScorerName = "exact"
     scorer_config: dict[str, Any] = Field(default_factory=dict)

@@ -1,14 +1,16 @@
 """Upgrade to head on an empty database, downgrade to base, upgrade again; the models match."""
 
+import json
 from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from backend.models import Base
+from worker.sdft.config import PAPER_TEACHER_TEMPLATE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,4 +42,58 @@ def test_migrations_match_models_on_the_test_database(database_url: str) -> None
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == [], "models changed without a migration"
+    engine.dispose()
+
+
+def test_existing_skills_and_jobs_keep_the_paper_settings_when_the_defaults_change(tmp_path: Path) -> None:
+    """0007: a skill without a template and an SDFT job without skip_first_tokens meant the paper's."""
+    url = f"sqlite:///{tmp_path / 'defaults.db'}"
+    config = _config(url)
+    command.upgrade(config, "0006")
+    engine = create_engine(url)
+    now = "2026-12-01 00:00:00"
+    job_columns = (
+        "kind, method, config, queue, position, state, attempt, max_attempts, last_step, total_steps, "
+        "cancel_requested, summary, created_at"
+    )
+    with engine.begin() as connection:
+        project_id = connection.execute(text("SELECT min(id) FROM project")).scalar_one()  # the seeded one
+        for skill_id, template in ((1, None), (2, "{prompt} then {demonstration}")):
+            connection.execute(
+                text(
+                    "INSERT INTO skill (id, name, description, teacher_template, scorer, scorer_config, "
+                    "created_at, project_id) VALUES (:id, :name, '', :template, 'exact', '{}', :now, :project)"
+                ),
+                {
+                    "id": skill_id,
+                    "name": f"s{skill_id}",
+                    "template": template,
+                    "now": now,
+                    "project": project_id,
+                },
+            )
+        for method, job_config in (("sdft", "{}"), ("sdft", '{"skip_first_tokens": 1}'), ("sft", "{}")):
+            connection.execute(
+                text(
+                    f"INSERT INTO job ({job_columns}) VALUES "
+                    "('train', :method, :config, 'cpu', 0, 'succeeded', 1, 3, 5, 5, 0, '{}', :now)"
+                ),
+                {"method": method, "config": job_config, "now": now},
+            )
+
+    def stored() -> tuple[list[str | None], list[dict[str, int]]]:
+        with engine.connect() as connection:
+            templates = connection.execute(text("SELECT teacher_template FROM skill ORDER BY id")).scalars()
+            configs = connection.execute(text("SELECT config FROM job ORDER BY id")).scalars()
+            return list(templates), [json.loads(value) for value in configs]
+
+    command.upgrade(config, "head")
+    templates, configs = stored()
+    assert templates == [PAPER_TEACHER_TEMPLATE, "{prompt} then {demonstration}"]
+    assert configs == [{"skip_first_tokens": 3}, {"skip_first_tokens": 1}, {}]
+
+    command.downgrade(config, "0006")
+    templates, configs = stored()
+    assert templates == [None, "{prompt} then {demonstration}"]
+    assert configs == [{}, {"skip_first_tokens": 1}, {}]
     engine.dispose()

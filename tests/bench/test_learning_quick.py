@@ -55,7 +55,10 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
         assert 0.0 <= run["general_score"] <= 1.0 and run["kl_from_base"] >= 0.0
     assert runs["base"]["kl_from_base"] == 0.0 and runs["base"]["train_wall_s"] == 0.0
     assert runs["sft"]["steps_done"] == 1 and runs["sft"]["settings"]["method"] == "sft"
-    assert runs["sdft-paper"]["settings"]["teacher"] == "ema"
+    # The paper's setup whatever the product's defaults are: its template (not named when it is the
+    # paper's) and 3 skipped tokens.
+    paper = runs["sdft-paper"]["settings"]
+    assert (paper["teacher"], paper["skip_first_tokens"], "teacher_template" in paper) == ("ema", 3, False)
     assert runs["trl-sdft"]["steps_done"] == 1  # TRL's own SDFT trainer, the outside reference
 
     checks = {check["prompt"]: check for check in results["teacher_checks"]}

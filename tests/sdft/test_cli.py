@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from worker.cli import main
+from worker.cli import _train_config, build_parser, main
 from worker.sdft.checkpoints import verify_checkpoint
+from worker.sdft.config import DEFAULT_TEACHER_TEMPLATE, PAPER_TEACHER_TEMPLATE, TrainConfig
 
 
 @pytest.fixture()
@@ -64,17 +65,24 @@ def test_train_prints_json_per_step_and_writes_a_checkpoint(
     assert verify_checkpoint(child)["parent"] == str(out.resolve())
 
 
+@pytest.mark.parametrize(
+    ("template", "wording"),
+    [
+        ((), "Answer in exactly the same format"),
+        (("--template", "paper"), "This is an example for a response"),
+    ],
+)
 def test_logprobs_prints_each_token_with_top_alternatives(
-    models_dir: Path, capsys: pytest.CaptureFixture[str]
+    models_dir: Path, capsys: pytest.CaptureFixture[str], template: tuple[str, ...], wording: str
 ) -> None:
     code, lines, err = run(
         capsys, "logprobs", "--model", "tiny", "--models-dir", str(models_dir), "--prompt", "What is 2 plus 2?",
-        "--completion", "The answer is 4.", "--demonstration", "4",
+        "--completion", "The answer is 4.", "--demonstration", "4", *template,
     )  # fmt: skip
     assert code == 0, err
     (payload,) = [json.loads(line) for line in lines]
-    assert "This is an example for a response" in payload["teacher_prompt"]
-    assert "This is an example" not in payload["prompt"]
+    assert wording in payload["teacher_prompt"]
+    assert wording not in payload["prompt"]
     tokens = payload["tokens"]
     assert "".join(t["token"] for t in tokens) == "The answer is 4."
     assert all(len(t["student_top"]) == 5 and len(t["teacher_top"]) == 5 for t in tokens)
@@ -149,3 +157,22 @@ def test_train_on_two_processes_prints_every_step_once_and_writes_one_checkpoint
     assert events[-1] == {"event": "checkpoint", "path": str(out), "steps": 2}
     manifest = verify_checkpoint(out)
     assert (manifest["num_gpus"], manifest["method"], manifest["parent"]) == (2, "sdft", None)
+
+
+def test_train_takes_the_papers_settings_and_flags_override_them() -> None:
+    def config(*flags: str) -> TrainConfig:
+        return _train_config(
+            build_parser().parse_args(
+                ["train", "--model", "tiny", "--demos", "d.jsonl", "--out", "o", *flags]
+            )
+        )
+
+    assert (config().teacher_template, config().skip_first_tokens) == (DEFAULT_TEACHER_TEMPLATE, 0)
+    assert (config("--paper").teacher_template, config("--paper").skip_first_tokens) == (
+        PAPER_TEACHER_TEMPLATE,
+        3,
+    )
+    custom = "{prompt} -> {demonstration}"
+    mixed = config("--paper", "--skip-first-tokens", "1", "--template", custom)
+    assert (mixed.teacher_template, mixed.skip_first_tokens) == (custom, 1)
+    assert config("--template", "paper").teacher_template == PAPER_TEACHER_TEMPLATE

@@ -13,7 +13,7 @@ import torch
 
 from tests.sdft.test_train import EXAMPLES
 from worker.sdft.batching import pack
-from worker.sdft.config import ConfigError, TrainConfig
+from worker.sdft.config import PAPER_SETTINGS, ConfigError, TrainConfig
 from worker.sdft.logprobs import completion_logprobs
 from worker.sdft.prompts import build_prompt_pair
 from worker.sdft.rollout import Completion, TransformersRolloutEngine
@@ -153,6 +153,7 @@ def test_training_on_stale_rollouts_reports_the_weights_fresh_ones_are_one(tiny,
         warmup_ratio=0.0,
         teacher="frozen",
         loss_chunk_size=16,
+        **PAPER_SETTINGS,  # the settings the thresholds below were measured with
     )
     sink = ListSink()
     train(

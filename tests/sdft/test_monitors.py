@@ -25,7 +25,9 @@ from worker.sdft.rollout import Completion
 from worker.sdft.sink import ListSink
 from worker.sdft.train import train
 
+# The paper's template: the words the live teacher taught SmolLM2 (DESIGN.md); tests of leakage use it.
 LEAKING = "This is an example for a response to the question: the answer is 4."
+PAPER = {"teacher_template": PAPER_TEACHER_TEMPLATE}
 CLEAN = "The answer is 4."
 EXAMPLES = [
     Example(prompt=[{"role": "user", "content": f"What is {i} plus {i}?"}], demonstration=f"{2 * i}")
@@ -87,7 +89,7 @@ def test_threshold_functions() -> None:
 
 
 def test_leakage_warns_once_above_the_starting_rate(tokenizer: Any) -> None:
-    monitors = Monitors(TrainConfig(), tokenizer=tokenizer)
+    monitors = Monitors(TrainConfig(**PAPER), tokenizer=tokenizer)
     steps = [
         ([CLEAN] * 4, {}),
         ([LEAKING, CLEAN, CLEAN, CLEAN], {}),
@@ -103,7 +105,7 @@ def test_leakage_warns_once_above_the_starting_rate(tokenizer: Any) -> None:
 
 
 def test_leakage_already_present_in_the_base_model_is_not_an_alarm(tokenizer: Any) -> None:
-    monitors = Monitors(TrainConfig(), tokenizer=tokenizer)
+    monitors = Monitors(TrainConfig(**PAPER), tokenizer=tokenizer)
     half = [LEAKING, LEAKING, CLEAN, CLEAN]
     assert run_steps(monitors, tokenizer, [(half, {})] * 4) == []
     report = monitors.check(5, {})
@@ -263,7 +265,7 @@ def test_the_loop_warns_of_truncated_rollouts_with_the_demonstrations_lengths(ti
 
 
 def test_the_loop_reports_warnings_and_leakage_metrics(tiny, tmp_path: Path) -> None:
-    config = TrainConfig(steps=3, batch_size=2, max_new_tokens=32, lr=1e-4, teacher="frozen")
+    config = TrainConfig(steps=3, batch_size=2, max_new_tokens=32, lr=1e-4, teacher="frozen", **PAPER)
     sink = train_on_examples(tiny, config, tmp_path, ScriptedRollouts(tiny.tokenizer))
     assert sink.metric("leakage_rate") == [0.0, 1.0, 1.0]
     assert [(step, w["monitor"]) for step, w in sink.warnings] == [(2, "teacher_phrase_leakage")]
@@ -272,7 +274,7 @@ def test_the_loop_reports_warnings_and_leakage_metrics(tiny, tmp_path: Path) -> 
 
 def test_monitor_stop_ends_the_run_with_the_reason(tiny, tmp_path: Path) -> None:
     config = TrainConfig(
-        steps=5, batch_size=2, max_new_tokens=32, lr=1e-4, teacher="frozen", monitor_stop=True
+        steps=5, batch_size=2, max_new_tokens=32, lr=1e-4, teacher="frozen", monitor_stop=True, **PAPER
     )
     sink = ListSink()
     with pytest.raises(MonitorStop, match="teacher_phrase_leakage") as stopped:

@@ -43,7 +43,10 @@ def test_context_fills_its_slot_or_follows_the_prompt() -> None:
     with_context = Example(
         prompt=[{"role": "user", "content": "Q"}], demonstration="A", context="Article text"
     )
-    assert "Q\n\nArticle text\n\nThis is an example" in teacher_messages(with_context)[-1]["content"]
+    assert (
+        "Q\n\nArticle text\n\nAnswer in exactly the same format"
+        in teacher_messages(with_context)[-1]["content"]
+    )
 
 
 def test_cut_at_eos_keeps_the_eos_and_drops_what_follows() -> None:

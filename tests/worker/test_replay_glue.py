@@ -12,7 +12,7 @@ from backend.tracks.service import create_track
 from tests.backend.factories import make_skill_with_version
 from tests.worker.conftest import WorkerProcess
 from tests.worker.test_jobs_worker import FAST, TERMINAL, submit, wait_for
-from worker.sdft.config import PAPER_TEACHER_TEMPLATE
+from worker.sdft.config import DEFAULT_TEACHER_TEMPLATE
 from worker.tasks.replay import earlier_skills, replay_sets
 
 
@@ -44,7 +44,8 @@ def test_replay_follows_the_checkpoint_path(db_session: Session) -> None:
     sets = replay_sets(db_session, second, exclude_skill_id=skill_c.id)
     assert [(s.name, len(s.examples)) for s in sets] == [("a", 3), ("b", 2)]
     assert (
-        sets[0].template == "{prompt}\nShown: {demonstration}" and sets[1].template == PAPER_TEACHER_TEMPLATE
+        sets[0].template == "{prompt}\nShown: {demonstration}"
+        and sets[1].template == DEFAULT_TEACHER_TEMPLATE
     )
     assert sets[0].examples[0].demonstration == "Hello, person 0!" and sets[0].examples[0].line == 1
     # Training b again from second: b itself is not replayed.

@@ -2,9 +2,14 @@
 
 Imports no torch, so the backend's tasks and the CLI can validate a job cheaply. Defaults follow the
 SDFT paper's published setup (DESIGN.md): forward KL(teacher || student) over the full vocabulary,
-an EMA teacher updated with rate 0.01 after every optimizer step, the first 3 completion tokens left
-out of the loss, one rollout per prompt at temperature 1.0, AdamW at lr 2e-5 with 10% warm-up then
-cosine decay, gradient clipping at 1.0.
+an EMA teacher updated with rate 0.01 after every optimizer step, one rollout per prompt at
+temperature 1.0, AdamW at lr 2e-5 with 10% warm-up then cosine decay, gradient clipping at 1.0.
+
+Two defaults differ from the paper, chosen by the learning benchmark (bench/results/learning.md):
+the teacher template asks for an answer in the demonstration's format, and no completion tokens are
+skipped. The paper's template made the teacher narrate instead of answer in every teacher check at
+135M and 0.5B (0 % on dates at both, against 94 % and 100 % with this one), and the first tokens
+are where a short answer's format is decided. `PAPER_SETTINGS` restores the paper's two.
 """
 
 from __future__ import annotations
@@ -29,6 +34,16 @@ PAPER_TEACHER_TEMPLATE = (
     "{demonstration}\n\n"
     "Now answer with a response of your own, including the thinking process."
 )
+# The default: the teacher restates the demonstrated answer in its form. SmolLM2-135M as teacher on
+# dates' train rows: 15/16 in the demonstrated format with this, 0/16 with the paper's (it echoes
+# "This is an example for a response..."); SDFT on dates 67 +- 4 % against the paper's 9 +- 1 %.
+FORMAT_TEACHER_TEMPLATE = (
+    "{prompt}\n\nAnswer in exactly the same format as this example answer:\n{demonstration}"
+)
+DEFAULT_TEACHER_TEMPLATE = FORMAT_TEACHER_TEMPLATE  # what a skill without a template of its own gets
+TEACHER_TEMPLATE_PRESETS = {"format": FORMAT_TEACHER_TEMPLATE, "paper": PAPER_TEACHER_TEMPLATE}
+# The paper's published setup where the defaults differ from it; TrainConfig(**PAPER_SETTINGS) is the paper.
+PAPER_SETTINGS: dict[str, Any] = {"teacher_template": PAPER_TEACHER_TEMPLATE, "skip_first_tokens": 3}
 TEMPLATE_FIELD = re.compile(r"\{(prompt|demonstration|context)\}")
 
 
@@ -75,10 +90,10 @@ class TrainConfig:
     top_k: int | None = (
         None  # restrict the divergence to the top-k tokens (None = full vocabulary, the paper)
     )
-    skip_first_tokens: int = (
-        3  # completion tokens left out of the loss (num_loss_tokens_to_skip in the paper's code)
-    )
-    teacher_template: str = PAPER_TEACHER_TEMPLATE
+    # Completion tokens left out of the loss (num_loss_tokens_to_skip; the paper's code: 3, against the
+    # teacher's framing phrases). 0 here: "Date:" or "Action:" is decided in those tokens.
+    skip_first_tokens: int = 0
+    teacher_template: str = DEFAULT_TEACHER_TEMPLATE
     general_mix: float = (
         0.0  # fraction of each batch's prompts drawn from general prompts (teacher = start model)
     )

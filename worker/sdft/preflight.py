@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from worker.sdft.batching import completion_hidden, output_head, pack
-from worker.sdft.config import PAPER_TEACHER_TEMPLATE
+from worker.sdft.config import DEFAULT_TEACHER_TEMPLATE
 from worker.sdft.data import Example
 from worker.sdft.divergence import completion_nll_stats
 from worker.sdft.models import LoadedModel
@@ -257,7 +257,7 @@ def preflight(
     loaded: LoadedModel,
     examples: list[Example],
     *,
-    template: str = PAPER_TEACHER_TEMPLATE,
+    template: str = DEFAULT_TEACHER_TEMPLATE,
     max_prompt_tokens: int = 2048,
     max_new_tokens: int = 256,
     scorer: Scorer | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from worker.sdft.config import PAPER_TEACHER_TEMPLATE, TEMPLATE_FIELD
+from worker.sdft.config import DEFAULT_TEACHER_TEMPLATE, TEMPLATE_FIELD
 from worker.sdft.data import Example
 
 
@@ -23,7 +23,7 @@ def fill_template(template: str, *, prompt: str, demonstration: str, context: st
     return TEMPLATE_FIELD.sub(lambda match: values[match.group(1)], template)
 
 
-def teacher_messages(example: Example, *, template: str = PAPER_TEACHER_TEMPLATE) -> list[dict[str, str]]:
+def teacher_messages(example: Example, *, template: str = DEFAULT_TEACHER_TEMPLATE) -> list[dict[str, str]]:
     """The student's conversation with its last user turn carrying the demonstration."""
     *history, last = example.prompt
     content = fill_template(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from worker.sdft.config import PAPER_TEACHER_TEMPLATE, TrainConfig
+from worker.sdft.config import DEFAULT_TEACHER_TEMPLATE, TrainConfig
 from worker.sdft.data import DataError, Example
 from worker.sdft.models import LoadedModel
 from worker.sdft.prompts import PromptPair
@@ -27,7 +27,7 @@ class ReplaySet:
 
     name: str  # for messages: the earlier skill's name
     examples: list[Example]
-    template: str = PAPER_TEACHER_TEMPLATE
+    template: str = DEFAULT_TEACHER_TEMPLATE
 
 
 def replay_per_step(config: TrainConfig) -> int:

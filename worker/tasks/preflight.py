@@ -16,7 +16,7 @@ from backend.preflight.service import record_report
 from backend.settings import get_settings
 from backend.skills.models import Skill
 from backend.tracks.models import Track
-from worker.sdft.config import PAPER_TEACHER_TEMPLATE, TrainConfig
+from worker.sdft.config import DEFAULT_TEACHER_TEMPLATE, TrainConfig
 from worker.sdft.data import Example
 from worker.sdft.models import LoadedModel, load_model
 from worker.sdft.preflight import preflight
@@ -68,7 +68,7 @@ def run_preflight_job(job_id: int) -> None:
             assert skill is not None
             options = dict(job.config)
             examples = _train_examples(session, job.dataset_version_id, options.get("max_examples"))
-            template = skill.teacher_template or PAPER_TEACHER_TEMPLATE
+            template = skill.teacher_template or DEFAULT_TEACHER_TEMPLATE
             scorer = get_scorer(skill.scorer, **skill.scorer_config)
             track = session.get(Track, job.track_id) if job.track_id is not None else None
             checkpoint = session.get(Checkpoint, job.checkpoint_id) if job.checkpoint_id is not None else None

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from backend.checkpoints.models import Checkpoint
 from backend.datasets.models import Demonstration
 from backend.skills.models import Skill
-from worker.sdft.config import PAPER_TEACHER_TEMPLATE
+from worker.sdft.config import DEFAULT_TEACHER_TEMPLATE
 from worker.sdft.data import Example
 from worker.sdft.replay import ReplaySet
 
@@ -59,7 +59,7 @@ def replay_sets(
                 ReplaySet(
                     name=skill.name,
                     examples=examples,
-                    template=skill.teacher_template or PAPER_TEACHER_TEMPLATE,
+                    template=skill.teacher_template or DEFAULT_TEACHER_TEMPLATE,
                 )
             )
     return sets

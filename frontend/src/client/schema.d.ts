@@ -1645,7 +1645,7 @@ export interface components {
         };
         /**
          * JobConfig
-         * @description Training options; omitted fields take the engine's defaults (the paper's settings).
+         * @description Training options; omitted fields take the engine's defaults (the paper's settings, but no skipped tokens).
          *
          *     Validated at submission so that a bad value is a 422 naming the field, not a failed job.
          */
@@ -1752,7 +1752,10 @@ export interface components {
              * @description with num_gpus > 1, also split the weights, gradients and optimizer state over the GPUs (FSDP): for models whose full fine-tuning does not fit one GPU
              */
             shard_weights?: boolean | null;
-            /** Skip First Tokens */
+            /**
+             * Skip First Tokens
+             * @description first completion tokens left out of the loss (default 0; the paper's code: 3)
+             */
             skip_first_tokens?: number | null;
             /**
              * Steps
@@ -2452,7 +2455,7 @@ export interface components {
             };
             /**
              * Teacher Template
-             * @description Teacher prompt template with {prompt} and {demonstration} (and optional {context}); empty means the paper's template.
+             * @description Teacher prompt template with {prompt} and {demonstration} (and optional {context}); empty means the default, which asks for an answer in the example's format (the paper's wording is a preset in the skill form).
              */
             teacher_template?: string | null;
         };

@@ -59,7 +59,7 @@ function Run({ jobId }: { jobId: number }) {
   const number = (key: string) => (typeof last[key] === "number" ? (last[key] as number) : null);
   const fullConfig = result.data?.config ?? null;
   const configValue = (key: string): unknown => data.config[key] ?? fullConfig?.[key];
-  const skip = Number(configValue("skip_first_tokens") ?? 3);
+  const skip = Number(configValue("skip_first_tokens") ?? 0);
   const traceEvery = configValue("trace_every");
   const crumbs = [
     { label: "Tracks", to: "/tracks" },
@@ -162,7 +162,7 @@ function Run({ jobId }: { jobId: number }) {
         <section className="card">
           <div className="card-header">
             <h2>Config</h2>
-            <span className="small muted">{fullConfig ? "as trained" : "set at submission; the rest are the paper's defaults"}</span>
+            <span className="small muted">{fullConfig ? "as trained" : "set at submission; the rest are the engine's defaults"}</span>
           </div>
           <div className="card-body">
             <ConfigTable config={fullConfig ?? data.config} overrides={data.config} />

@@ -5,7 +5,7 @@ import { PageHeader } from "../../components/PageHeader";
 import { EmptyState, ErrorState, Loading, QueryView, SkeletonRows } from "../../components/states";
 import { useDatasetVersions, type DatasetVersion } from "../../queries/datasets";
 import { useSkill } from "../../queries/skills";
-import { PAPER_TEMPLATE } from "./SkillForm";
+import { FORMAT_TEMPLATE, templateLabel } from "./SkillForm";
 import { UploadPanel } from "./datasets/UploadPanel";
 import { VersionsTable } from "./datasets/VersionsTable";
 
@@ -63,13 +63,13 @@ function SkillDetail({ skillId }: { skillId: number }) {
       <section className="card" aria-labelledby="template-heading">
         <div className="card-header">
           <h2 id="template-heading">Teacher prompt</h2>
-          <span className="badge">{teacher_template ? "custom" : "paper default"}</span>
+          <span className="badge">{templateLabel(teacher_template)}</span>
         </div>
         <div className="card-body stack">
           <p className="small muted">
             The teacher sees the prompt with the demonstration in context; the student sees the prompt alone.
           </p>
-          <pre className="block">{teacher_template ?? PAPER_TEMPLATE}</pre>
+          <pre className="block">{teacher_template ?? FORMAT_TEMPLATE}</pre>
         </div>
       </section>
     </div>

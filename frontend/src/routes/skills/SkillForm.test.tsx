@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { vi } from "vitest";
 import { ApiError } from "../../client/api";
 import { renderWithProviders } from "../../test/render";
-import { FORMAT_TEMPLATE, SkillForm } from "./SkillForm";
+import { FORMAT_TEMPLATE, PAPER_TEMPLATE, SkillForm, templateLabel } from "./SkillForm";
 
 describe("SkillForm", () => {
   it("submits a body ready for POST /api/skills", async () => {
@@ -48,17 +48,31 @@ describe("SkillForm", () => {
     expect(screen.getByText("a skill named 'numbers' exists")).toBeInTheDocument();
   });
 
-  it("fills the teacher template from a preset and sends it", async () => {
+  it("offers the paper's wording as a preset; the default sends no template", async () => {
     const onSubmit = vi.fn();
     renderWithProviders(<SkillForm onSubmit={onSubmit} />);
     await userEvent.type(screen.getByLabelText("Name"), "dates");
-    await userEvent.click(screen.getByRole("button", { name: "Same format as the example" }));
-    expect(screen.getByLabelText("Teacher prompt template")).toHaveValue(FORMAT_TEMPLATE);
-    expect(screen.getByRole("button", { name: "Same format as the example" })).toHaveAttribute("aria-pressed", "true");
-    await userEvent.click(screen.getByRole("button", { name: "Create skill" }));
-    expect(onSubmit).toHaveBeenCalledWith(expect.objectContaining({ teacher_template: FORMAT_TEMPLATE }));
-
+    expect(screen.getByLabelText("Teacher prompt template")).toHaveAttribute("placeholder", FORMAT_TEMPLATE);
     await userEvent.click(screen.getByRole("button", { name: "Paper" }));
+    expect(screen.getByLabelText("Teacher prompt template")).toHaveValue(PAPER_TEMPLATE);
+    expect(screen.getByRole("button", { name: "Paper" })).toHaveAttribute("aria-pressed", "true");
+    await userEvent.click(screen.getByRole("button", { name: "Create skill" }));
+    expect(onSubmit).toHaveBeenLastCalledWith(expect.objectContaining({ teacher_template: PAPER_TEMPLATE }));
+
+    const byDefault = screen.getByRole("button", { name: "Same format as the example (default)" });
+    await userEvent.click(byDefault);
     expect(screen.getByLabelText("Teacher prompt template")).toHaveValue("");
+    expect(byDefault).toHaveAttribute("aria-pressed", "true");
+    await userEvent.click(screen.getByRole("button", { name: "Create skill" }));
+    expect(onSubmit).toHaveBeenLastCalledWith(expect.objectContaining({ teacher_template: null }));
+  });
+
+  it("names a stored template in a word", () => {
+    expect([null, PAPER_TEMPLATE, FORMAT_TEMPLATE, "{prompt} / {demonstration}"].map(templateLabel)).toEqual([
+      "default",
+      "paper",
+      "same format",
+      "custom",
+    ]);
   });
 });

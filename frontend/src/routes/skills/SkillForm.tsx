@@ -12,6 +12,7 @@ export const SCORERS: { value: SkillCreate["scorer"] & string; label: string; hi
   { value: "tool_calls", label: "tool_calls", hint: "the paper's Action: / Action Input: parser and comparison" },
 ];
 
+/** The SDFT paper's wording (its results are at 7B); a preset, no longer the default. */
 export const PAPER_TEMPLATE = `{prompt}
 
 This is an example for a response to the question:
@@ -20,13 +21,22 @@ This is an example for a response to the question:
 Now answer with a response of your own, including the thinking process.`;
 
 /**
- * For short, fixed-format answers: on SmolLM2-135M the paper's wording made the teacher echo the
- * template instead of answering; this one won the learning benchmark's tuning (bench/results/learning.md).
+ * The engine's default (worker/sdft/config.py holds the same text): on SmolLM2-135M and Qwen2.5-0.5B the
+ * paper's wording made the teacher narrate instead of answering; this one won the learning benchmark
+ * (bench/results/learning.md).
  */
 export const FORMAT_TEMPLATE = `{prompt}
 
 Answer in exactly the same format as this example answer:
 {demonstration}`;
+
+/** What a skill's stored template is, in a word: empty means the engine's default. */
+export function templateLabel(template: string | null | undefined): string {
+  if (!template) return "default";
+  if (template === PAPER_TEMPLATE) return "paper";
+  if (template === FORMAT_TEMPLATE) return "same format";
+  return "custom";
+}
 
 /** The create-skill form; `onSubmit` gets a body ready for POST /api/skills. */
 export function SkillForm({
@@ -105,28 +115,34 @@ export function SkillForm({
           <input name="pattern" className="mono" value={pattern} onChange={(event) => setPattern(event.target.value)} placeholder="(-?\d+)" />
         </Field>
       )}
-      <Field label="Teacher prompt template" optional hint="Needs {prompt} and {demonstration}; {context} is optional. Empty uses the paper's template (shown greyed).">
+      <Field label="Teacher prompt template" optional hint="Needs {prompt} and {demonstration}; {context} is optional. Empty uses the default, which asks for an answer in the example's format (shown greyed).">
         <textarea
           name="teacher_template"
           rows={6}
           value={template}
           onChange={(event) => setTemplate(event.target.value)}
-          placeholder={PAPER_TEMPLATE}
+          placeholder={FORMAT_TEMPLATE}
         />
       </Field>
       <div className="row" style={{ gap: 6 }}>
         <span className="small muted">Presets:</span>
-        <button type="button" className="btn small" aria-pressed={!template.trim()} onClick={() => setTemplate("")}>
-          Paper
+        <button
+          type="button"
+          className="btn small"
+          aria-pressed={!template.trim()}
+          title="The default: the teacher restates the demonstrated answer in its form; the best SDFT teacher wording on 135M and 0.5B models in our benchmark"
+          onClick={() => setTemplate("")}
+        >
+          Same format as the example (default)
         </button>
         <button
           type="button"
           className="btn small"
-          aria-pressed={template === FORMAT_TEMPLATE}
-          title="Short answers in a fixed format; the best SDFT teacher wording on a 135M model in our benchmark"
-          onClick={() => setTemplate(FORMAT_TEMPLATE)}
+          aria-pressed={template === PAPER_TEMPLATE}
+          title="The SDFT paper's wording, measured at 7B; on 135M and 0.5B models its teacher narrated steps instead of answering. The paper also skips 3 tokens (a job option)."
+          onClick={() => setTemplate(PAPER_TEMPLATE)}
         >
-          Same format as the example
+          Paper
         </button>
       </div>
       {(localError !== null || (apiError !== null && !nameTaken) || (error != null && apiError === null)) && (

@@ -6,7 +6,7 @@ import { PageHeader } from "../../components/PageHeader";
 import { EmptyState, QueryView, SkeletonRows } from "../../components/states";
 import { timeAgo } from "../../lib/format";
 import { useCreateSkill, useSkills, type Skill } from "../../queries/skills";
-import { SkillForm } from "./SkillForm";
+import { SkillForm, templateLabel } from "./SkillForm";
 
 export function SkillsPage() {
   const skills = useSkills();
@@ -90,7 +90,7 @@ export function SkillsTable({ skills }: { skills: Skill[] }) {
               <td>
                 <span className="badge">{skill.scorer}</span>
               </td>
-              <td className="muted">{skill.teacher_template ? "custom" : "paper default"}</td>
+              <td className="muted">{templateLabel(skill.teacher_template)}</td>
               <td className="nowrap muted" title={skill.created_at}>
                 {timeAgo(skill.created_at)}
               </td>
