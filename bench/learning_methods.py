@@ -129,6 +129,12 @@ METHODS: dict[str, Method] = {
             "SDFT as in the paper: forward KL, EMA teacher 0.01, 3 skipped tokens, paper's template",
         ),
         Method(
+            "sdft-default",
+            "engine",
+            "SDFT with Apprentice's defaults: the paper's, but the format teacher template and no skipped tokens",
+            {name: getattr(TrainConfig(), name) for name in PAPER_SETTINGS},
+        ),
+        Method(
             "sdft-frozen", "engine", "SDFT with the starting model as a frozen teacher", {"teacher": "frozen"}
         ),
         Method("sdft-live", "engine", "SDFT with the live student as its own teacher", {"teacher": "live"}),

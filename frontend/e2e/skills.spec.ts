@@ -22,11 +22,16 @@ test("create a skill, upload a file with errors, fix it, add a version, diff the
   await dialog.getByLabel("Name").fill(skillName);
   await dialog.getByLabel("Description").fill("Call the add tool in the paper's Action / Action Input format.");
   await dialog.getByLabel("Scorer").selectOption("tool_calls");
+  await expect(dialog.getByRole("button", { name: "Same format as the example (default)" })).toHaveAttribute("aria-pressed", "true");
   await snap(page, "02-skill-create-dialog", { fullPage: false });
   await dialog.getByRole("button", { name: "Create skill" }).click();
   await expect(page).toHaveURL(/\/skills\/\d+$/);
   await expect(page.getByRole("heading", { name: skillName, level: 1 })).toBeVisible();
   await expect(page.getByText("No versions yet")).toBeVisible();
+  // No template given: the skill trains with the default one, shown in full.
+  const teacherPrompt = page.getByRole("region", { name: "Teacher prompt" });
+  await expect(teacherPrompt.getByText("default", { exact: true })).toBeVisible();
+  await expect(teacherPrompt).toContainText("Answer in exactly the same format as this example answer:");
 
   // A file with two bad lines: an empty response (line 3) and an unknown role (line 5).
   const rows = good(6);

@@ -12,6 +12,7 @@ from pathlib import Path
 from bench import learning
 from bench.learning_skills import load_skill
 from bench.skills.iso_dates import SKILL_FILE, build_rows
+from worker.sdft.config import FORMAT_TEACHER_TEMPLATE
 
 
 def test_own_skill_file_is_what_the_generator_writes() -> None:
@@ -31,7 +32,7 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
         "--skills",
         "dates",
         "--methods",
-        "base,sft,sdft-paper,trl-sdft",
+        "base,sft,sdft-paper,sdft-default,trl-sdft",
     ]
     argv += ["--sequential-methods", "sdft-paper,sdft-paper-replay25", "--sequential-skills", "science,dates"]
     argv += [
@@ -48,7 +49,7 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
 
     results = json.loads((tmp_path / "learning-smoke.json").read_text())
     runs = {run["method"]: run for run in results["runs"]}
-    assert set(runs) == {"base", "sft", "sdft-paper", "trl-sdft"}
+    assert set(runs) == {"base", "sft", "sdft-paper", "sdft-default", "trl-sdft"}
     for run in runs.values():
         assert run["status"] == "ok", run.get("traceback")
         assert run["task_n"] == 2 and 0.0 <= run["task_accuracy"] <= 1.0
@@ -59,6 +60,8 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
     # paper's) and 3 skipped tokens.
     paper = runs["sdft-paper"]["settings"]
     assert (paper["teacher"], paper["skip_first_tokens"], "teacher_template" in paper) == ("ema", 3, False)
+    default = runs["sdft-default"]["settings"]
+    assert (default["skip_first_tokens"], default["teacher_template"]) == (0, FORMAT_TEACHER_TEMPLATE)
     assert runs["trl-sdft"]["steps_done"] == 1  # TRL's own SDFT trainer, the outside reference
 
     checks = {check["prompt"]: check for check in results["teacher_checks"]}
@@ -104,9 +107,10 @@ def test_the_full_run_fits_two_hours_and_tuning_chooses_best_itself() -> None:
         "sft",
         "sdft-paper",
     ]
-    every = {"sft", "sdft-paper", "sdft-frozen", "sdft-live", "trl-sdft", "best"}
+    every = {"sft", "sdft-paper", "sdft-default", "sdft-frozen", "sdft-live", "trl-sdft", "best"}
     assert every <= set(settings.methods_for("dates"))
-    assert settings.methods_for("science") == ["base", "sft", "sdft-paper"]  # the paper's comparison
+    # The paper's comparison, and the product's defaults beside it.
+    assert settings.methods_for("science") == ["base", "sft", "sdft-paper", "sdft-default"]
     # Rollouts as long as each skill needs, unless one length is asked for.
     assert settings.budget.max_new_tokens is None
     assert settings.budget.for_skill(64).max_new_tokens == 64
