@@ -145,10 +145,19 @@ _FLAG_RULES: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
         ),
     ),
     (
-        # The paper's teacher template inside a demonstration leaks its framing into the student.
+        # A teacher template (the paper's, or the default) inside a demonstration leaks its framing
+        # into the student.
         "teacher_template",
-        ("this is an example for a response", "now answer with a response of your own"),
-        re.compile(r"this is an example for a response|now answer with a response of your own", _FLAGS),
+        (
+            "this is an example for a response",
+            "now answer with a response of your own",
+            "answer in exactly the same format as this example",
+        ),
+        re.compile(
+            r"this is an example for a response|now answer with a response of your own"
+            r"|answer in exactly the same format as this example",
+            _FLAGS,
+        ),
     ),
 )
 MAX_FLAG_MATCH_CHARS = 80
