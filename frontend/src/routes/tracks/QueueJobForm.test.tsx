@@ -20,9 +20,9 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT hides it"
   renderWithProviders(<QueueJobForm onSubmit={() => {}} onCancel={() => {}} pending={false} error={null} />);
   const note = screen.getByRole("note", { name: "What we measured" });
   expect(note).toHaveTextContent("SFT reached 87 %");
-  expect(note).toHaveTextContent("the paper's settings 9 %");
-  expect(note).toHaveTextContent("SFT reached 27 % and 6 %, SDFT 0 %");
-  expect(note).toHaveTextContent("Qwen2.5-0.5B tool use (8 steps, 2 seeds; base 26 %) SFT reached 37 %, SDFT 20 %");
+  expect(note).toHaveTextContent("SDFT with these defaults 67 % and with the paper's settings 9 %");
+  expect(note).toHaveTextContent("SFT reached 25 % and 6 %, SDFT 0 %");
+  expect(note).toHaveTextContent("Qwen2.5-0.5B tool use (8 steps, 2 seeds; base 26 %) SFT reached 37 %, SDFT 26 %");
   expect(note).toHaveTextContent("4 % with the paper's settings");
   await userEvent.click(screen.getByDisplayValue("sft"));
   expect(screen.queryByRole("note", { name: "What we measured" })).toBeNull();

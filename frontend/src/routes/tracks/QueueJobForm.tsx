@@ -138,13 +138,12 @@ export function QueueJobForm({
         // What our own benchmark measured (bench/results/learning.md): users choosing SDFT should know.
         <p className="notice warn small" role="note" aria-label="What we measured">
           Measured on SmolLM2-135M (dates skill, 20 steps, 2 seeds): SFT reached 87 % on the new skill, SDFT with
-          the paper's settings 9 %, SDFT with the skill's "same format as the example" teacher template 72 %. SDFT
-          stayed closer to the base model (KL 0.04 vs 0.12) but SFT did not forget there. On the paper's science and
-          tool-use tasks (12 steps, 2 seeds) SFT reached 27 % and 6 %, SDFT 0 % with both settings we tried. On
-          Qwen2.5-0.5B tool use (8 steps, 2 seeds; base 26 %) SFT reached 37 %, SDFT 20 % with a plain teacher
-          template and 4 % with the paper's settings, which kept the most of the general probe (87 % vs SFT's 72 %,
-          base 90 %). The paper's advantage was measured at 7B; check the dataset's pre-flight report before
-          choosing SDFT on a small model.
+          these defaults 67 % and with the paper's settings 9 %. SDFT stayed closer to the base model (KL 0.02 vs
+          0.12) but SFT did not forget there. On the paper's science and tool-use tasks SFT reached 25 % and 6 %,
+          SDFT 0 % with every setting we tried. On Qwen2.5-0.5B tool use (8 steps, 2 seeds; base 26 %) SFT reached
+          37 %, SDFT 26 % with these defaults and 4 % with the paper's settings, which kept the most of the general
+          probe (87 % vs 73 % and SFT's 72 %, base 90 %). The paper's advantage was measured at 7B; check the
+          dataset's pre-flight report before choosing SDFT on a small model.
         </p>
       )}
       {method === "sdft" && (
