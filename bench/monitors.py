@@ -32,12 +32,7 @@ RESULTS = REPO_ROOT / "bench" / "results" / "monitors.json"
 # Both with the paper's teacher template, whose words the live teacher leaked into SmolLM2's answers.
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper": {"teacher": "ema", "divergence": "forward_kl", **PAPER_SETTINGS},
-    "live": {
-        "teacher": "live",
-        "divergence": "reverse_kl",
-        "teacher_template": PAPER_SETTINGS["teacher_template"],
-        "skip_first_tokens": 0,
-    },
+    "live": {"teacher": "live", "divergence": "reverse_kl", **PAPER_SETTINGS, "skip_first_tokens": 0},
 }
 TRACKED = ("leakage_rate", "entropy", "completion_tokens", "general_divergence", "teacher_drift")
 

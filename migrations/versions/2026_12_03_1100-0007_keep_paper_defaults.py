@@ -12,7 +12,7 @@ Revises: 0006
 Create Date: 2026-12-03 11:00:00
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -41,6 +41,17 @@ job = sa.table(
 )
 
 
+def _rewrite_sdft_job_configs(connection: sa.Connection, rewrite: Callable[[dict], dict | None]) -> None:
+    """Store rewrite(config) for every SDFT training job it returns a new config for."""
+    rows = connection.execute(
+        sa.select(job.c.id, job.c.config).where(job.c.kind == "train", job.c.method == "sdft")
+    ).all()
+    for job_id, config in rows:
+        changed = rewrite(config or {})
+        if changed is not None:
+            connection.execute(job.update().where(job.c.id == job_id).values(config=changed))
+
+
 def upgrade() -> None:
     connection = op.get_bind()
     connection.execute(
@@ -48,16 +59,14 @@ def upgrade() -> None:
         .where(skill.c.teacher_template.is_(None))
         .values(teacher_template=PAPER_TEACHER_TEMPLATE)
     )
-    rows = connection.execute(
-        sa.select(job.c.id, job.c.config).where(job.c.kind == "train", job.c.method == "sdft")
-    ).all()
-    for job_id, config in rows:
-        if "skip_first_tokens" not in (config or {}):
-            connection.execute(
-                job.update()
-                .where(job.c.id == job_id)
-                .values(config={**(config or {}), "skip_first_tokens": PAPER_SKIP_FIRST_TOKENS})
-            )
+    _rewrite_sdft_job_configs(
+        connection,
+        lambda config: (
+            None
+            if "skip_first_tokens" in config
+            else {**config, "skip_first_tokens": PAPER_SKIP_FIRST_TOKENS}
+        ),
+    )
 
 
 def downgrade() -> None:
@@ -66,13 +75,11 @@ def downgrade() -> None:
     connection.execute(
         skill.update().where(skill.c.teacher_template == PAPER_TEACHER_TEMPLATE).values(teacher_template=None)
     )
-    rows = connection.execute(
-        sa.select(job.c.id, job.c.config).where(job.c.kind == "train", job.c.method == "sdft")
-    ).all()
-    for job_id, config in rows:
-        if (config or {}).get("skip_first_tokens") == PAPER_SKIP_FIRST_TOKENS:
-            connection.execute(
-                job.update()
-                .where(job.c.id == job_id)
-                .values(config={key: value for key, value in config.items() if key != "skip_first_tokens"})
-            )
+    _rewrite_sdft_job_configs(
+        connection,
+        lambda config: (
+            {key: value for key, value in config.items() if key != "skip_first_tokens"}
+            if config.get("skip_first_tokens") == PAPER_SKIP_FIRST_TOKENS
+            else None
+        ),
+    )
