@@ -7,7 +7,13 @@ import re
 from pathlib import Path
 
 from backend.jobs.schemas import JobConfig
-from worker.sdft.config import DEFAULT_TEACHER_TEMPLATE, PAPER_TEACHER_TEMPLATE, ConfigError, TrainConfig
+from worker.sdft.config import (
+    DEFAULT_TEACHER_TEMPLATE,
+    PAPER_TEACHER_TEMPLATE,
+    ConfigError,
+    TrainConfig,
+    skip_for_template,
+)
 
 # Engine settings deliberately not exposed per job through the API.
 ENGINE_ONLY = {"method", "teacher_template", "extra"}
@@ -42,3 +48,14 @@ def test_the_skill_forms_templates_are_the_engines() -> None:
     source = (Path(__file__).resolve().parents[1] / "frontend/src/routes/skills/SkillForm.tsx").read_text()
     shown = dict(re.findall(r"export const (\w+_TEMPLATE) = `([^`]*)`;", source))
     assert shown == {"PAPER_TEMPLATE": PAPER_TEACHER_TEMPLATE, "FORMAT_TEMPLATE": DEFAULT_TEACHER_TEMPLATE}
+
+
+def test_the_frontends_default_skipped_tokens_are_the_engines() -> None:
+    """Job pages and the queue form show defaultSkipTokens where a job set none; it must be skip_for_template."""
+    source = (Path(__file__).resolve().parents[1] / "frontend/src/routes/skills/SkillForm.tsx").read_text()
+    rule = re.search(r"return template === PAPER_TEMPLATE \? (\d+) : (\d+);", source)
+    assert rule is not None, "defaultSkipTokens changed shape; update this test with it"
+    assert (int(rule[1]), int(rule[2])) == (
+        skip_for_template(PAPER_TEACHER_TEMPLATE),
+        skip_for_template(DEFAULT_TEACHER_TEMPLATE),
+    )

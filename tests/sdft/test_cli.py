@@ -176,3 +176,4 @@ def test_train_takes_the_papers_settings_and_flags_override_them() -> None:
     mixed = config("--paper", "--skip-first-tokens", "1", "--template", custom)
     assert (mixed.teacher_template, mixed.skip_first_tokens) == (custom, 1)
     assert config("--template", "paper").teacher_template == PAPER_TEACHER_TEMPLATE
+    assert config("--template", "paper").skip_first_tokens == 3  # the template's own default

@@ -26,6 +26,19 @@ def test_defaults_follow_the_paper_but_for_the_teacher_template_and_skipped_toke
     assert (paper.teacher_template, paper.skip_first_tokens) == (PAPER_TEACHER_TEMPLATE, 3)
 
 
+def test_skipped_tokens_left_unset_follow_the_template() -> None:
+    # The paper's template frames its answers in the first tokens; a skill that keeps it (migration
+    # 0007 wrote it into old skills) keeps the paper's 3 skipped tokens unless a job says otherwise.
+    assert TrainConfig(teacher_template=PAPER_TEACHER_TEMPLATE).skip_first_tokens == 3
+    assert TrainConfig.from_dict({"teacher_template": PAPER_TEACHER_TEMPLATE}).skip_first_tokens == 3
+    assert TrainConfig(teacher_template="{prompt} / {demonstration}").skip_first_tokens == 0
+    explicit = TrainConfig.from_dict({"teacher_template": PAPER_TEACHER_TEMPLATE, "skip_first_tokens": 0})
+    assert explicit.skip_first_tokens == 0
+    # Once built the value is a number, so a manifest records what ran.
+    assert TrainConfig.from_dict(TrainConfig(**PAPER_SETTINGS).to_dict()).skip_first_tokens == 3
+    assert TrainConfig.from_dict({"skip_first_tokens": None}).skip_first_tokens == 0
+
+
 def test_round_trip_through_a_dict() -> None:
     config = TrainConfig(method="sft", steps=7, lr=1e-5, lora_rank=8, divergence="jsd", beta=0.3)
     assert TrainConfig.from_dict(config.to_dict()) == config

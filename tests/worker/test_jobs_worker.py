@@ -15,6 +15,7 @@ from backend.settings import get_settings
 from tests.backend.factories import make_skill_with_version
 from tests.worker.conftest import WorkerProcess
 from worker.sdft.checkpoints import verify_checkpoint
+from worker.sdft.config import DEFAULT_TEACHER_TEMPLATE, PAPER_TEACHER_TEMPLATE
 
 FAST = {"steps": 2, "batch_size": 2, "max_new_tokens": 8, "trace_every": 1, "trace_samples": 1}
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -51,6 +52,7 @@ def test_skills_run_in_order_each_from_the_head_and_rollback_branches(
 ) -> None:
     skill_a, version_a = make_skill_with_version(db_session, "a")
     skill_b, version_b = make_skill_with_version(db_session, "b")
+    skill_b.teacher_template = PAPER_TEACHER_TEMPLATE  # as migration 0007 left skills made before it
     db_session.commit()
     track = client.post("/api/tracks", json={"name": "t", "base_model": "tiny"}).json()
     root_id = track["head_checkpoint_id"]
@@ -100,6 +102,14 @@ def test_skills_run_in_order_each_from_the_head_and_rollback_branches(
     children = [c["id"] for c in detail["checkpoints"] if c["parent_id"] == first["result_checkpoint_id"]]
     assert sorted(children) == sorted([second["result_checkpoint_id"], third["result_checkpoint_id"]])
     assert detail["head_checkpoint_id"] == third["result_checkpoint_id"]
+
+    # Neither SDFT job set skipped tokens: the skill's template decided, and the checkpoint says so.
+    def ran_with(job: dict) -> tuple[str, int]:
+        config = client.get(f"/api/checkpoints/{job['result_checkpoint_id']}").json()["config"]
+        return config["teacher_template"], config["skip_first_tokens"]
+
+    assert ran_with(first) == (DEFAULT_TEACHER_TEMPLATE, 0)
+    assert ran_with(third) == (PAPER_TEACHER_TEMPLATE, 3)
 
 
 def test_cancel_stops_a_running_job_within_a_step_and_keeps_the_head(

@@ -9,6 +9,8 @@ import { formatDate, formatMetric } from "../../lib/format";
 import { useNumericParam } from "../../lib/params";
 import { isActive, useJob, type JobDetail } from "../../queries/jobs";
 import { useCancelJob, useCheckpoint, useTrack } from "../../queries/tracks";
+import { useSkills } from "../../queries/skills";
+import { defaultSkipTokens } from "../skills/SkillForm";
 import { useSkillNames } from "../tracks/TrackDetailPage";
 import { RolloutsSection } from "./RolloutsSection";
 import { RunCharts, TimingSplit } from "./RunCharts";
@@ -44,6 +46,7 @@ function Run({ jobId }: { jobId: number }) {
   const skillName = useSkillNames();
   const result = useCheckpoint(job.data?.result_checkpoint_id ?? null);
   const track = useTrack(job.data?.track_id ?? 0);
+  const skills = useSkills();
 
   if (job.isPending) return <Loading label="Loading run…" />;
   if (job.isError)
@@ -59,7 +62,9 @@ function Run({ jobId }: { jobId: number }) {
   const number = (key: string) => (typeof last[key] === "number" ? (last[key] as number) : null);
   const fullConfig = result.data?.config ?? null;
   const configValue = (key: string): unknown => data.config[key] ?? fullConfig?.[key];
-  const skip = Number(configValue("skip_first_tokens") ?? 0);
+  // Until the result checkpoint records what ran, an unset value is the engine's default for the skill's template.
+  const skillTemplate = skills.data?.find((skill) => skill.id === data.skill_id)?.teacher_template;
+  const skip = Number(configValue("skip_first_tokens") ?? defaultSkipTokens(skillTemplate));
   const traceEvery = configValue("trace_every");
   const crumbs = [
     { label: "Tracks", to: "/tracks" },
@@ -176,7 +181,7 @@ function Run({ jobId }: { jobId: number }) {
           <span className="small muted">the student's own samples, scored token by token by the teacher</span>
         </div>
         <div className="card-body">
-          <RolloutsSection jobId={data.id} live={active} skipFirstTokens={Number.isFinite(skip) ? skip : 3} traceEvery={typeof traceEvery === "number" ? traceEvery : null} />
+          <RolloutsSection jobId={data.id} live={active} skipFirstTokens={Number.isFinite(skip) ? skip : defaultSkipTokens(skillTemplate)} traceEvery={typeof traceEvery === "number" ? traceEvery : null} />
         </div>
       </section>
     </div>

@@ -30,6 +30,14 @@ export const FORMAT_TEMPLATE = `{prompt}
 Answer in exactly the same format as this example answer:
 {demonstration}`;
 
+/**
+ * Skipped tokens a job gets when it sets none (the engine's skip_for_template): the paper's 3 with the
+ * paper's template, whose framing they guard against, else 0.
+ */
+export function defaultSkipTokens(template: string | null | undefined): number {
+  return template === PAPER_TEMPLATE ? 3 : 0;
+}
+
 /** What a skill's stored template is, in a word: empty means the engine's default. */
 export function templateLabel(template: string | null | undefined): string {
   if (!template) return "default";

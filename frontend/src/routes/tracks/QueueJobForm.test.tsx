@@ -6,6 +6,7 @@ import { vi } from "vitest";
 const server = await vi.hoisted(async () => (await import("../../test/fakeServer")).installFakeServer());
 
 import { renderWithProviders } from "../../test/render";
+import { PAPER_TEMPLATE } from "../skills/SkillForm";
 import { QueueJobForm } from "./QueueJobForm";
 
 beforeEach(() => {
@@ -26,6 +27,19 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT hides it"
   expect(note).toHaveTextContent("4 % with the paper's settings");
   await userEvent.click(screen.getByDisplayValue("sft"));
   expect(screen.queryByRole("note", { name: "What we measured" })).toBeNull();
+});
+
+test("the skipped-tokens field shows the engine's default for the chosen skill's template", async () => {
+  server.routes = [
+    ["GET", /^\/api\/skills$/, () => [{ id: 1, name: "dates", teacher_template: null }, { id: 2, name: "old", teacher_template: PAPER_TEMPLATE }]],
+    ["GET", /^\/api\/skills\/\d+\/datasets$/, () => []],
+  ];
+  renderWithProviders(<QueueJobForm onSubmit={() => {}} onCancel={() => {}} pending={false} error={null} />);
+  const skipped = screen.getByLabelText("Skipped tokens");
+  expect(await screen.findByRole("option", { name: "old" })).toBeInTheDocument();
+  expect(skipped).toHaveAttribute("placeholder", "0 (this skill's template)");
+  await userEvent.selectOptions(screen.getByLabelText("Skill"), "2");
+  expect(skipped).toHaveAttribute("placeholder", "3 (this skill's template)");
 });
 
 test("the GPUs field sends num_gpus with the batch size; empty fields are left to the engine", async () => {

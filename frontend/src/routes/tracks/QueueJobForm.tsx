@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { ApiError } from "../../client/api";
 import { Field } from "../../components/Field";
 import { ErrorTable } from "../skills/datasets/RowTables";
+import { defaultSkipTokens } from "../skills/SkillForm";
 import { useDatasetVersions } from "../../queries/datasets";
 import { useSkills } from "../../queries/skills";
 import type { JobCreate } from "../../queries/tracks";
@@ -14,7 +15,7 @@ const NUMBER_FIELDS: { key: keyof Config; label: string; placeholder: string; st
   { key: "batch_size", label: "Batch size", placeholder: "4", hint: "prompts per optimizer step" },
   { key: "lr", label: "Learning rate", placeholder: "2e-5", step: "any" },
   { key: "ema_rate", label: "EMA rate", placeholder: "0.01", step: "any", hint: "teacher ← (1 − rate)·teacher + rate·student" },
-  { key: "skip_first_tokens", label: "Skipped tokens", placeholder: "0", hint: "first completion tokens left out of the loss (the paper: 3)" },
+  { key: "skip_first_tokens", label: "Skipped tokens", placeholder: "0", hint: "first completion tokens left out of the loss; empty: 3 with the paper's template, else 0" },
   { key: "max_new_tokens", label: "Max new tokens", placeholder: "256" },
   { key: "trace_every", label: "Trace every", placeholder: "0 = never", hint: "steps between per-token traces (token inspector)" },
   { key: "replay_fraction", label: "Replay fraction", placeholder: "0", step: "any", hint: "share of each batch replayed from the track's earlier skills" },
@@ -63,6 +64,10 @@ export function QueueJobForm({
   }, [skillId, versions.data]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const severalGpus = Number(numbers.num_gpus?.trim() || "1") > 1;
+  const skillTemplate = skills.data?.find((skill) => skill.id === skillId)?.teacher_template;
+  // What the engine does with an empty field depends on the skill's template.
+  const placeholder = (field: (typeof NUMBER_FIELDS)[number]) =>
+    field.key === "skip_first_tokens" ? `${defaultSkipTokens(skillTemplate)} (this skill's template)` : field.placeholder;
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -171,7 +176,7 @@ export function QueueJobForm({
               type="number"
               step={field.step ?? "1"}
               min={0}
-              placeholder={field.placeholder}
+              placeholder={placeholder(field)}
               value={numbers[field.key] ?? ""}
               onChange={(event) => setNumbers({ ...numbers, [field.key]: event.target.value })}
             />
