@@ -336,11 +336,14 @@ def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
     columns = min(2, len(groups))
     rows = (len(groups) + columns - 1) // columns
     figure, axes = plt.subplots(rows, columns, figsize=(6.5 * columns, 5 * rows), squeeze=False)
+    # One marker and colour per method across all panels, so a method reads the same everywhere.
     markers = "osD^vP*Xh"
+    methods = list(dict.fromkeys(row["method"] for runs in groups.values() for row in summarise(runs)))
     for axis, ((_tag, model, skill, budget), runs) in zip(axes.flat, groups.items(), strict=False):
-        for index, row in enumerate(summarise(runs)):
+        for row in summarise(runs):
             if not row["ok"]:
                 continue
+            index = methods.index(row["method"])
             task_mean, task_sd = _mean_sd([100 * v for v in row["task"]])
             general_mean, general_sd = _mean_sd([100 * v for v in row["general"]])
             axis.errorbar(
@@ -349,6 +352,7 @@ def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
                 xerr=general_sd or 0,
                 yerr=task_sd or 0,
                 fmt=markers[index % len(markers)],
+                color=f"C{index % 10}",
                 capsize=3,
                 markersize=8,
                 alpha=0.8,
