@@ -1,5 +1,6 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../client/api";
+import { useFetchWhenSettled } from "./live";
 
 export type JobDetail = Schemas["JobDetail"];
 export type StepMetrics = Schemas["StepMetrics"];
@@ -33,11 +34,13 @@ export function useJobs(filter: { track_id?: number; state?: JobState } = {}) {
 }
 
 export function useRollouts(jobId: number, offset: number, limit: number, { live }: { live: boolean }) {
-  return useQuery({
+  const query = useQuery({
     queryKey: jobKeys.rollouts(jobId, offset, limit),
     queryFn: () =>
       unwrap(api.GET("/api/jobs/{job_id}/rollouts", { params: { path: { job_id: jobId }, query: { offset, limit } } })),
     placeholderData: keepPreviousData,
     refetchInterval: live ? 5_000 : false,
   });
+  useFetchWhenSettled(query.refetch, live);
+  return query;
 }

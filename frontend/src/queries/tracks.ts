@@ -41,12 +41,16 @@ export function useTrack(trackId: number) {
   });
 }
 
+/** True while a job of the track, training or evaluation, is queued or running. */
+export function hasUnfinishedJobs(jobs: readonly Job[] | undefined): boolean {
+  return (jobs ?? []).some((job) => job.state === "queued" || job.state === "running");
+}
+
 export function useTrackJobs(trackId: number) {
   return useQuery({
     queryKey: trackKeys.jobs(trackId),
     queryFn: () => unwrap(api.GET("/api/tracks/{track_id}/jobs", { params: { path: { track_id: trackId } } })),
-    refetchInterval: (query) =>
-      (query.state.data ?? []).some((job) => job.state === "queued" || job.state === "running") ? ACTIVE_POLL_MS : false,
+    refetchInterval: (query) => (hasUnfinishedJobs(query.state.data) ? ACTIVE_POLL_MS : false),
   });
 }
 

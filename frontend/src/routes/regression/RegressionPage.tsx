@@ -7,7 +7,7 @@ import { formatMetric } from "../../lib/format";
 import { useNumericParam } from "../../lib/params";
 import { DIVERGING_STOPS } from "../../lib/tokenColors";
 import { useRegression } from "../../queries/evaluations";
-import { useTrack, useTrackJobs } from "../../queries/tracks";
+import { hasUnfinishedJobs, useTrack, useTrackJobs } from "../../queries/tracks";
 import { CHANGE_BOUND, percent, points } from "./heat";
 import { MatrixTable, type CellChoice } from "./MatrixTable";
 import { SamplesDialog } from "./SamplesDialog";
@@ -22,7 +22,7 @@ function Regression({ trackId }: { trackId: number }) {
   const track = useTrack(trackId);
   // Evaluation jobs run after training jobs: poll while any job of the track (of either kind) is unfinished.
   const jobs = useTrackJobs(trackId);
-  const busy = (jobs.data ?? []).some((job) => job.state === "queued" || job.state === "running");
+  const busy = hasUnfinishedJobs(jobs.data);
   const matrix = useRegression(trackId, { live: busy });
   const [choice, setChoice] = useState<CellChoice | null>(null);
   const crumbs = [

@@ -14,15 +14,18 @@ export function CheckpointPanel({
   track,
   checkpointId,
   skillName,
+  jobsUnfinished,
 }: {
   track: TrackDetail;
   checkpointId: number;
   skillName: (skillId: number | null) => string;
+  /** A job of the track is queued or running: its evaluations may still land on this checkpoint. */
+  jobsUnfinished: boolean;
 }) {
   const checkpoint = useCheckpoint(checkpointId);
   const rollback = useRollback(track.id);
   const evaluate = useQueueEvaluation(track.id);
-  const evaluations = useCheckpointEvaluations(checkpointId);
+  const evaluations = useCheckpointEvaluations(checkpointId, { live: jobsUnfinished });
   const [confirming, setConfirming] = useState(false);
   const [forcing, setForcing] = useState(false);
   const promote = usePromote(track.id);

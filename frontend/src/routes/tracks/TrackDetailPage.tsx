@@ -6,7 +6,7 @@ import { PageHeader } from "../../components/PageHeader";
 import { EmptyState, ErrorState, Loading, QueryView, SkeletonRows } from "../../components/states";
 import { useNumericParam } from "../../lib/params";
 import { useSkills } from "../../queries/skills";
-import { useCancelJob, useReorderQueue, useSubmitJob, useTrack, useTrackJobs } from "../../queries/tracks";
+import { hasUnfinishedJobs, useCancelJob, useReorderQueue, useSubmitJob, useTrack, useTrackJobs } from "../../queries/tracks";
 import { AdaptersPanel } from "./AdaptersPanel";
 import { CheckpointPanel } from "./CheckpointPanel";
 import { CheckpointTree } from "./CheckpointTree";
@@ -98,7 +98,13 @@ function TrackDetail({ trackId }: { trackId: number }) {
           </div>
           <div className="card-body">
             {selected ? (
-              <CheckpointPanel key={selected} track={data} checkpointId={selected} skillName={skillName} />
+              <CheckpointPanel
+                key={selected}
+                track={data}
+                checkpointId={selected}
+                skillName={skillName}
+                jobsUnfinished={hasUnfinishedJobs(jobs.data)}
+              />
             ) : (
               <EmptyState title="Nothing selected" />
             )}
