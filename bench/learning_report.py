@@ -338,9 +338,10 @@ def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
     figure, axes = plt.subplots(rows, columns, figsize=(6.5 * columns, 5 * rows), squeeze=False)
     # One marker and colour per method across all panels, so a method reads the same everywhere.
     markers = "osD^vP*Xh"
-    methods = list(dict.fromkeys(row["method"] for runs in groups.values() for row in summarise(runs)))
-    for axis, ((_tag, model, skill, budget), runs) in zip(axes.flat, groups.items(), strict=False):
-        for row in summarise(runs):
+    summaries = {key: summarise(runs) for key, runs in groups.items()}
+    methods = list(dict.fromkeys(row["method"] for rows in summaries.values() for row in rows))
+    for axis, ((_tag, model, skill, budget), rows) in zip(axes.flat, summaries.items(), strict=False):
+        for row in rows:
             if not row["ok"]:
                 continue
             index = methods.index(row["method"])

@@ -64,7 +64,8 @@ function Run({ jobId }: { jobId: number }) {
   const configValue = (key: string): unknown => data.config[key] ?? fullConfig?.[key];
   // Until the result checkpoint records what ran, an unset value is the engine's default for the skill's template.
   const skillTemplate = skills.data?.find((skill) => skill.id === data.skill_id)?.teacher_template;
-  const skip = Number(configValue("skip_first_tokens") ?? defaultSkipTokens(skillTemplate));
+  const templateSkip = defaultSkipTokens(skillTemplate);
+  const skip = Number(configValue("skip_first_tokens") ?? templateSkip);
   const traceEvery = configValue("trace_every");
   const crumbs = [
     { label: "Tracks", to: "/tracks" },
@@ -181,7 +182,7 @@ function Run({ jobId }: { jobId: number }) {
           <span className="small muted">the student's own samples, scored token by token by the teacher</span>
         </div>
         <div className="card-body">
-          <RolloutsSection jobId={data.id} live={active} skipFirstTokens={Number.isFinite(skip) ? skip : defaultSkipTokens(skillTemplate)} traceEvery={typeof traceEvery === "number" ? traceEvery : null} />
+          <RolloutsSection jobId={data.id} live={active} skipFirstTokens={Number.isFinite(skip) ? skip : templateSkip} traceEvery={typeof traceEvery === "number" ? traceEvery : null} />
         </div>
       </section>
     </div>
