@@ -48,9 +48,10 @@ PHASES = ("teacher", "tuning", "comparison", "sequential")
 # "best" is the tuning phase's recorded winner. Timed as one invocation on an idle 2-core machine
 # at 2 threads: 87.5 min (learning-full-smollm2-135m.json), before sdft-default (the product's
 # defaults) joined dates and science: its 4 runs add about 17 min by the same runs' times (SDFT
-# 2 min a run on dates, 6.5 on science, evaluation included), about 105 min in all, not re-timed
-# as one invocation; sdft-default replacing sdft-paper in the sequential run adds a few minutes more
-# (its training took 1.3x the paper's in runs side by side). Tool use costs 4-9 min a run at 135M,
+# 2 min a run on dates, 6.5 on science, evaluation included), about 105 min in all. Re-timed as one
+# invocation on 2026-12-03 (learning-full-smollm2-135m-defaults.json): 131 min on a machine 1.28x
+# slower on the shared runs, the last 16 min beside a `make test` - over 2 hours there, so FULL
+# still needs trimming for slower machines. Tool use costs 4-9 min a run at 135M,
 # so its comparison, the tuning phase and the 0.5B studies are invocations of their own (the
 # --phases / --skills examples above, learning.md).
 QUICK: dict[str, Any] = {
