@@ -22,7 +22,7 @@ async function seedSkill(page: Page, name: string, make: (i: number) => [string,
   return skill as { id: number; name: string };
 }
 
-async function queueSkill(page: Page, skillName: string) {
+async function queueSkill(page: Page, skillName: string, steps: number) {
   await page.getByRole("button", { name: "Queue a skill" }).click();
   const dialog = page.getByRole("dialog", { name: "Queue a skill" });
   await dialog.getByLabel("Skill", { exact: true }).selectOption({ label: skillName });
@@ -30,8 +30,8 @@ async function queueSkill(page: Page, skillName: string) {
   // SDFT is preselected, with what our benchmark measured against SFT beside it.
   await expect(dialog.getByRole("note", { name: "What we measured" })).toContainText("SFT reached");
   await snap(page, "11a-queue-form-sdft");
-  // Small and fast on the tiny model: a handful of steps, short completions, traces every 2 steps.
-  await dialog.getByLabel("Steps", { exact: true }).fill("4");
+  // Small and fast on the tiny model: short completions, traces every 2 steps.
+  await dialog.getByLabel("Steps", { exact: true }).fill(String(steps));
   await dialog.getByLabel("Batch size").fill("2");
   await dialog.getByLabel("Max new tokens", { exact: true }).fill("12");
   await dialog.getByLabel("Trace every").fill("2");
@@ -57,8 +57,10 @@ test("queue two skills, watch a run live, inspect tokens, roll back, read the ma
   await expect(page.getByRole("heading", { name: trackName, level: 1 })).toBeVisible();
   const trackUrl = page.url();
 
-  await queueSkill(page, first.name);
-  await queueSkill(page, second.name);
+  // The first run must still be going when the track page polls (every 2 s): 4 steps on the tiny
+  // model end in half a second on a fast machine, before the page ever sees them running.
+  await queueSkill(page, first.name, 60);
+  await queueSkill(page, second.name, 4);
   await snap(page, "11-queue-form-done");
 
   // The first job runs (progress bar), the second waits in the queue.
@@ -81,6 +83,8 @@ test("queue two skills, watch a run live, inspect tokens, roll back, read the ma
   await rollouts.getByRole("row").nth(1).click();
   const tokens = page.getByTestId("token");
   await expect(tokens.first()).toBeVisible();
+  // The pointer, left where the row was, may now rest on a token, whose hover would show instead.
+  await page.mouse.move(0, 0);
   await tokens.first().focus();
   await page.keyboard.press("ArrowRight");
   await expect(page.getByTestId("token-detail")).toContainText("token 2 of");

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../client/api";
-import { useFetchWhenSettled } from "./live";
+import { useLiveQuery } from "./live";
 
 export type RegressionMatrix = Schemas["RegressionMatrix"];
 export type MatrixCell = Schemas["MatrixCell"];
@@ -15,14 +15,14 @@ export const evaluationKeys = {
 };
 
 export function useRegression(trackId: number, { live }: { live: boolean } = { live: false }) {
-  const query = useQuery({
-    queryKey: evaluationKeys.regression(trackId),
-    queryFn: () =>
-      unwrap(api.GET("/api/tracks/{track_id}/regression", { params: { path: { track_id: trackId }, query: {} } })),
-    refetchInterval: live ? 5_000 : false,
-  });
-  useFetchWhenSettled(query.refetch, live);
-  return query;
+  return useLiveQuery(
+    {
+      queryKey: evaluationKeys.regression(trackId),
+      queryFn: () =>
+        unwrap(api.GET("/api/tracks/{track_id}/regression", { params: { path: { track_id: trackId }, query: {} } })),
+    },
+    live,
+  );
 }
 
 export function useEvaluation(evaluationId: number | null) {
@@ -36,17 +36,17 @@ export function useEvaluation(evaluationId: number | null) {
 }
 
 export function useCheckpointEvaluations(checkpointId: number | null, { live }: { live: boolean } = { live: false }) {
-  const query = useQuery({
-    queryKey: evaluationKeys.forCheckpoint(checkpointId ?? 0),
-    queryFn: () =>
-      unwrap(
-        api.GET("/api/checkpoints/{checkpoint_id}/evaluations", { params: { path: { checkpoint_id: checkpointId! } } }),
-      ),
-    enabled: checkpointId !== null,
-    refetchInterval: live ? 5_000 : false,
-  });
-  useFetchWhenSettled(query.refetch, live);
-  return query;
+  return useLiveQuery(
+    {
+      queryKey: evaluationKeys.forCheckpoint(checkpointId ?? 0),
+      queryFn: () =>
+        unwrap(
+          api.GET("/api/checkpoints/{checkpoint_id}/evaluations", { params: { path: { checkpoint_id: checkpointId! } } }),
+        ),
+      enabled: checkpointId !== null,
+    },
+    live,
+  );
 }
 
 export function useQueueEvaluation(trackId: number) {

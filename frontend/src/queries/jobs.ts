@@ -1,6 +1,6 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../client/api";
-import { useFetchWhenSettled } from "./live";
+import { useLiveQuery } from "./live";
 
 export type JobDetail = Schemas["JobDetail"];
 export type StepMetrics = Schemas["StepMetrics"];
@@ -34,13 +34,13 @@ export function useJobs(filter: { track_id?: number; state?: JobState } = {}) {
 }
 
 export function useRollouts(jobId: number, offset: number, limit: number, { live }: { live: boolean }) {
-  const query = useQuery({
-    queryKey: jobKeys.rollouts(jobId, offset, limit),
-    queryFn: () =>
-      unwrap(api.GET("/api/jobs/{job_id}/rollouts", { params: { path: { job_id: jobId }, query: { offset, limit } } })),
-    placeholderData: keepPreviousData,
-    refetchInterval: live ? 5_000 : false,
-  });
-  useFetchWhenSettled(query.refetch, live);
-  return query;
+  return useLiveQuery(
+    {
+      queryKey: jobKeys.rollouts(jobId, offset, limit),
+      queryFn: () =>
+        unwrap(api.GET("/api/jobs/{job_id}/rollouts", { params: { path: { job_id: jobId }, query: { offset, limit } } })),
+      placeholderData: keepPreviousData,
+    },
+    live,
+  );
 }

@@ -9,13 +9,16 @@ import type { JobCreate } from "../../queries/tracks";
 
 type Config = NonNullable<JobCreate["config"]>;
 
-/** Options shown as fields; empty ones are omitted so the engine's default applies. */
-const NUMBER_FIELDS: { key: keyof Config; label: string; placeholder: string; step?: string; hint?: string }[] = [
+/**
+ * Options shown as fields; empty ones are omitted so the engine's default applies. Skipped tokens
+ * has no fixed placeholder: its default depends on the skill's template (`placeholder` below).
+ */
+const NUMBER_FIELDS: { key: keyof Config; label: string; placeholder?: string; step?: string; hint?: string }[] = [
   { key: "steps", label: "Steps", placeholder: "2 epochs", hint: "optimizer steps; empty trains 2 epochs" },
   { key: "batch_size", label: "Batch size", placeholder: "4", hint: "prompts per optimizer step" },
   { key: "lr", label: "Learning rate", placeholder: "2e-5", step: "any" },
   { key: "ema_rate", label: "EMA rate", placeholder: "0.01", step: "any", hint: "teacher ← (1 − rate)·teacher + rate·student" },
-  { key: "skip_first_tokens", label: "Skipped tokens", placeholder: "0", hint: "first completion tokens left out of the loss; empty: 3 with the paper's template, else 0" },
+  { key: "skip_first_tokens", label: "Skipped tokens", hint: "first completion tokens left out of the loss; empty: 3 with the paper's template, else 0" },
   { key: "max_new_tokens", label: "Max new tokens", placeholder: "256" },
   { key: "trace_every", label: "Trace every", placeholder: "0 = never", hint: "steps between per-token traces (token inspector)" },
   { key: "replay_fraction", label: "Replay fraction", placeholder: "0", step: "any", hint: "share of each batch replayed from the track's earlier skills" },
