@@ -42,18 +42,33 @@ from bench.learning_skills import SKILL_NAMES  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
 PHASES = ("teacher", "tuning", "comparison", "sequential")
-# Budgets per mode. QUICK is a smoke run of every phase. FULL is what fits 2 hours on 2 CPU cores:
-# the teacher check; every method on dates and the paper's own comparison (base, SFT, SDFT) on
-# science, over 2 seeds; then the sequential run (tool use -> science -> dates) for SFT and SDFT.
-# "best" is the tuning phase's recorded winner. Timed as one invocation on an idle 2-core machine
-# at 2 threads: 87.5 min (learning-full-smollm2-135m.json), before sdft-default (the product's
-# defaults) joined dates and science: its 4 runs add about 17 min by the same runs' times (SDFT
-# 2 min a run on dates, 6.5 on science, evaluation included), about 105 min in all. Re-timed as one
-# invocation on 2026-12-03 (learning-full-smollm2-135m-defaults.json): 131 min on a machine 1.28x
-# slower on the shared runs, the last 16 min beside a `make test` - over 2 hours there, so FULL
-# still needs trimming for slower machines. Tool use costs 4-9 min a run at 135M,
-# so its comparison, the tuning phase and the 0.5B studies are invocations of their own (the
-# --phases / --skills examples above, learning.md).
+# Budgets per mode. QUICK is a smoke run of every phase. FULL is the 2-hour run on 2 CPU cores: the
+# teacher check; every method on dates and the paper's comparison on science (base, SFT and SDFT as
+# the product ships it), over 2 seeds; the sequential run (tool use -> science -> dates) for SFT and
+# SDFT. "best" is the tuning phase's recorded winner. Machines of the same size differ: FULL took
+# 87.5 min on the first one we had (learning-full-smollm2-135m.json, before sdft-default joined),
+# 131 min with sdft-default on one 1.28x slower (learning-full-smollm2-135m-defaults.json), and
+# a third ran it 1.9x slower than the first. So FULL runs in `order`, the most telling runs first, and
+# does not start a run that it expects to end past `time_budget_min`: that run is recorded as
+# skipped, with the reason, and the report says so. The expectation is the same run's time in this
+# invocation if it has one, else REFERENCE_MINUTES scaled by how much slower than the first machine
+# this one has been so far. Tool use costs 4-9 min a run at 135M, so its comparison, the tuning
+# phase and the 0.5B studies are invocations of their own (the --phases / --skills examples above,
+# learning.md).
+# Minutes per run on the first machine at FULL's settings, by (phase, skill, method family), from
+# learning-full-smollm2-135m.json (sequential: training as recorded there, plus 3 min for each of
+# its evaluations, about what the invocation's wall time leaves for them).
+REFERENCE_MINUTES: dict[tuple[str, str, str], float] = {
+    ("teacher", "*", "check"): 2.6,
+    ("comparison", "dates", "base"): 0.3,
+    ("comparison", "dates", "sft"): 1.0,
+    ("comparison", "dates", "sdft"): 2.2,
+    ("comparison", "science", "base"): 1.0,
+    ("comparison", "science", "sft"): 3.3,
+    ("comparison", "science", "sdft"): 6.7,
+    ("sequential", "tooluse>science>dates", "sft"): 17.5,
+    ("sequential", "tooluse>science>dates", "sdft"): 22.8,
+}
 QUICK: dict[str, Any] = {
     "model": "tiny",
     "seeds": [0],
@@ -82,7 +97,7 @@ FULL: dict[str, Any] = {
     "seeds": [0, 1],
     "skills": ["dates", "science"],
     "methods": [*METHODS, "best"],
-    "skill_methods": {"science": ["base", "sft", "sdft-paper", "sdft-default"]},
+    "skill_methods": {"science": ["base", "sft", "sdft-default"]},
     "phases": ["teacher", "comparison", "sequential"],
     "tune_skill": "dates",
     "tune_variants": ["sdft-paper", *VARIANTS],
@@ -103,6 +118,17 @@ FULL: dict[str, Any] = {
     "sequential_steps": 12,
     "teacher_rows": 16,
     "sequential_skills": ["tooluse", "science", "dates"],
+    "time_budget_min": 120,
+    # Dates' final comparison (2 seeds of SFT and the defaults), the sequential run, science, then
+    # the other methods on dates, seed 0 before seed 1. A step runs only what no earlier one ran.
+    "order": [
+        ("teacher", {}),
+        ("comparison", {"skills": ["dates"], "methods": ["base", "sft", "sdft-default"]}),
+        ("sequential", {}),
+        ("comparison", {"skills": ["science"]}),
+        ("comparison", {"seeds": [0]}),
+        ("comparison", {}),
+    ],
 }
 
 
@@ -172,6 +198,12 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
         action="store_true",
         help="recompute activations (memory only, same update)",
     )
+    parser.add_argument(
+        "--time-budget-min",
+        type=float,
+        help="do not start a run expected to end past this many minutes; it is recorded as skipped "
+        "(FULL: 120; 0: no budget)",
+    )
     parser.add_argument("--resume", action="store_true", help="skip runs already in the results file")
     parser.add_argument("--report-only", action="store_true", help="only rebuild learning.md/png from --out")
     args = parser.parse_args(argv)
@@ -221,6 +253,7 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
         gradient_checkpointing=args.gradient_checkpointing,
     )
     mode = "quick" if args.quick else "full"
+    time_budget_min = preset.get("time_budget_min") if args.time_budget_min is None else args.time_budget_min
     model_tag = str(preset["model"]).replace("/", "_")
     return Settings(
         model=preset["model"],
@@ -251,6 +284,9 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
         resume=args.resume,
         best=preset.get("best"),
         mode=mode,
+        time_budget_s=60 * time_budget_min if time_budget_min else None,
+        reference_minutes=REFERENCE_MINUTES,
+        order=[*preset.get("order", []), *((phase, {}) for phase in PHASES)],
     ), args.report_only
 
 
@@ -283,16 +319,25 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(settings=settings, results=results, path=path, work_dir=Path(work_dir))
         ctx.probe = probe_subset(load_general_probe("v1"), settings.probe_items)
         ctx.base = load(settings)
-        started = time.perf_counter()
-        for phase, run in (
-            ("teacher", run_teacher_check),
-            ("tuning", run_tuning),
-            ("comparison", run_comparison),
-            ("sequential", run_sequential),
-        ):
-            if phase in settings.phases:
-                run(ctx)
-        results["invocation"]["wall_s"] = time.perf_counter() - started
+        ctx.started = time.perf_counter()
+        whole_phases_done: set[str] = set()  # the teacher check and tuning run whole, once
+        for phase, only in settings.order:
+            if phase not in settings.phases or phase in whole_phases_done:
+                continue
+            if phase == "teacher":
+                started = time.perf_counter()
+                run_teacher_check(ctx)
+                ctx.took(("teacher", "*", "check"), "check", time.perf_counter() - started)
+                whole_phases_done.add(phase)
+            elif phase == "tuning":
+                run_tuning(ctx)
+                whole_phases_done.add(phase)
+            elif phase == "comparison":
+                run_comparison(ctx, only)
+            elif phase == "sequential":
+                run_sequential(ctx, only)
+        results["invocation"]["wall_s"] = ctx.elapsed_s()
+        results["invocation"]["time_budget_s"] = settings.time_budget_s
         results["invocation"]["load_average_at_end"] = os.getloadavg()
         ctx.save()
     print(write_report(settings.out))

@@ -64,6 +64,13 @@ class Method:
     science_tagged: bool = False  # train on science demonstrations in the graded <answer> format
     needs_general_prompts: bool = False
 
+    @property
+    def family(self) -> str:
+        """base, sft or sdft (TRL's trainer included): runs of one family take about as long."""
+        if self.kind == "base":
+            return "base"
+        return "sft" if self.overrides.get("method") == "sft" else "sdft"
+
     def train_config(self, budget: Budget, *, seed: int) -> TrainConfig:
         # Every variant is "the paper's setup plus its overrides", whatever the product's defaults are.
         settings: dict[str, Any] = {

@@ -135,16 +135,29 @@ def resolve_best(ctx: Context) -> str | None:
     return newest[1] if newest else None
 
 
-def run_comparison(ctx: Context) -> None:
-    settings = ctx.settings
+def matches(only: dict[str, list[Any]], skill: str, method: str, seed: int | None) -> bool:
+    """Does a run fall under an order step's filter (skills / methods / seeds; base has every seed)?"""
+    return (
+        skill in only.get("skills", [skill])
+        and method in only.get("methods", [method])
+        and (seed is None or seed in only.get("seeds", [seed]))
+    )
+
+
+def run_comparison(ctx: Context, only: dict[str, list[Any]] | None = None) -> None:
+    """Every (skill, method, seed) of the settings that `only` admits, seed by seed within a method."""
+    settings, only = ctx.settings, only or {}
     for skill_name in settings.skills:
         skill = ctx.skill(skill_name)
         for name in settings.methods_for(skill_name):
             if name == "base":
-                measure(ctx, "comparison", skill, METHODS["base"], None, fit=False)
+                if matches(only, skill_name, name, None):
+                    measure(ctx, "comparison", skill, METHODS["base"], None, fit=False)
                 continue
-            label = None
+            label, method_name = None, name
             if name == "best":
+                if not any(matches(only, skill_name, name, seed) for seed in settings.seeds):
+                    continue
                 variant = resolve_best(ctx)
                 if variant is None:
                     print(
@@ -152,13 +165,14 @@ def run_comparison(ctx: Context) -> None:
                         file=sys.stderr,
                     )
                     continue
-                label = f"best:{variant}"
-                name = variant
+                label, method_name = f"best:{variant}", variant
+            method = find_method(method_name)
             for seed in settings.seeds:
-                measure(ctx, "comparison", skill, find_method(name), seed, fit=False, label=label)
+                if matches(only, skill_name, name, seed):
+                    measure(ctx, "comparison", skill, method, seed, fit=False, label=label)
 
 
-def run_sequential(ctx: Context) -> None:
+def run_sequential(ctx: Context, only: dict[str, list[Any]] | None = None) -> None:
     """Each method learns the three skills in order from the base; every skill and the probe after each."""
     from backend.evaluations.matrix import (
         CheckpointNode,
@@ -167,13 +181,18 @@ def run_sequential(ctx: Context) -> None:
         compute_regression_matrix,
     )
 
-    settings = ctx.settings
+    settings, only = ctx.settings, only or {}
     budget = replace(settings.budget, steps=settings.sequential_steps)
     seed, order = settings.seeds[0], settings.sequential_skills
     for name in settings.sequential_methods:
+        if name not in only.get("methods", [name]):
+            continue
         method = find_method(name)
         key = f"sequential|{settings.model}|{name}|{seed}|{budget.steps}x{budget.batch_size}@{budget.lr:g}"
         key += f"|{'>'.join(order)}|t{settings.train_limit}e{settings.eval_limit}p{settings.probe_items}"
+        if key in ctx.attempted:
+            continue
+        ctx.attempted.add(key)
         if settings.resume and any(
             r["key"] == key and r["status"] == "ok" for r in ctx.results["sequential"]
         ):
@@ -181,6 +200,13 @@ def run_sequential(ctx: Context) -> None:
         record: dict[str, Any] = {"key": key, "method": name, "seed": seed, "budget": budget.to_dict()}
         record.update(skills=order, status="ok", rows=[])
         record["replay_fraction"] = method.overrides.get("replay_fraction", 0.0)
+        kind, started = ("sequential", ">".join(order), name), time.perf_counter()
+        if reason := ctx.over_budget(kind, method.family):
+            record.update(status="skipped", reason=reason)
+            print(f"[sequential] {name}: skipped, {reason}", file=sys.stderr, flush=True)
+            ctx.results["sequential"] = [r for r in ctx.results["sequential"] if r["key"] != key] + [record]
+            ctx.save()
+            continue
         try:
             base = base_evaluation(ctx, order, holdout=False)
             record["rows"].append({"checkpoint": 0, "learned": None, "train_wall_s": 0.0, **_row(base)})
@@ -248,6 +274,8 @@ def run_sequential(ctx: Context) -> None:
                 error=f"{type(error).__name__}: {error}",
                 traceback=traceback.format_exc()[-3000:],
             )
+        record["wall_s"] = time.perf_counter() - started
+        ctx.took(kind, method.family, record["wall_s"])
         ctx.results["sequential"] = [r for r in ctx.results["sequential"] if r["key"] != key] + [record]
         ctx.save()
 

@@ -79,7 +79,7 @@ def comparison_groups(
     for tag, data in files:
         updated = data.get("updated", 0.0)
         for run in data.get("runs", []):
-            if run["phase"] != phase:
+            if run["phase"] != phase or run.get("status") == "skipped":  # not measured: every-run table only
                 continue
             trained = [
                 r
@@ -100,9 +100,9 @@ def comparison_groups(
     return groups
 
 
-def _monitor_names(run: dict[str, Any]) -> str:
-    names = sorted({str(warning.get("monitor", "?")) for warning in run["monitor_warnings"]})
-    return ", ".join(names)
+def _problem(run: dict[str, Any]) -> str:
+    """Why a run has no numbers: its error, or why it was skipped."""
+    return str(run.get("error") or run.get("reason") or "")
 
 
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -126,9 +126,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "train_s": [run["train_wall_s"] for run in ok],
                 "task_n": ok[0]["task_n"] if ok else None,
                 "problems": [
-                    f"{run['status']}: {run.get('error', '')[:160]}"
-                    for run in method_runs
-                    if run["status"] != "ok"
+                    f"{run['status']}: {_problem(run)[:160]}" for run in method_runs if run["status"] != "ok"
                 ]
                 + [
                     f"seed {run['seed']}: monitors warned ({_monitor_names(run)})"
@@ -219,7 +217,7 @@ def tuning_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
                 f"| {run['method']} | {settings} | {_pct([run['task_accuracy']]) if ok else '–'} "
                 f"| {_pct([run['general_score']]) if ok else '–'} | {run['kl_from_base']:.4f} | {run['train_wall_s']:.0f} | ok |"
                 if ok
-                else f"| {run['method']} | {settings} | – | – | – | – | {run['status']}: {run.get('error', '')[:160]} |"
+                else f"| {run['method']} | {settings} | – | – | – | – | {run['status']}: {_problem(run)[:160]} |"
             )
         if choice:
             lines += ["", f"Chosen as `best`: **{choice['variant']}** ({choice['criterion']})."]
@@ -249,7 +247,7 @@ def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
             "",
         ]
         if record["status"] != "ok":
-            lines += [f"Failed: {record.get('error', '')}", ""]
+            lines += [f"{record['status'].capitalize()}: {_problem(record)}", ""]
             continue
         skills = record["skills"]
         summaries = {summary["checkpoint_id"]: summary for summary in record["summaries"]}
@@ -280,6 +278,32 @@ def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def invocations_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Each results file's last invocation: its wall time against its time budget, and what it skipped."""
+    lines = [
+        "## Invocations",
+        "",
+        "Wall time of each file's last invocation (model loading excluded) and the runs it left out because",
+        "they were expected to end past its time budget; those are listed under every recorded run.",
+        "",
+        "| file | arguments | wall min | time budget min | runs ok | failed | skipped (time budget) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for tag, data in files:
+        invocation = data.get("invocation", {})
+        records = [*data.get("runs", []), *data.get("sequential", [])]
+        count = {
+            status: sum(r["status"] == status for r in records) for status in ("ok", "failed", "skipped")
+        }
+        wall, budget = invocation.get("wall_s"), invocation.get("time_budget_s")
+        arguments = " ".join(invocation.get("argv", [])) or "(none: FULL)"
+        lines.append(
+            f"| learning-{tag}.json | `{arguments}` | {f'{wall / 60:.1f}' if wall else '–'} "
+            f"| {f'{budget / 60:.0f}' if budget else '–'} | {count['ok']} | {count['failed']} | {count['skipped']} |"
+        )
+    return [*lines, ""]
+
+
 def all_runs_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     lines = [
         "## Every recorded run",
@@ -298,7 +322,7 @@ def all_runs_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
                     f"| {100 * run['task_accuracy']:.1f} | {100 * run['general_score']:.1f} | {run['kl_from_base']:.4f} "
                     f"| {run['train_wall_s']:.0f} | {run['eval_wall_s']:.0f} |"
                     if ok
-                    else f"| {run.get('error', '')[:120]} | | | | |"
+                    else f"| {_problem(run)[:120]} | | | | |"
                 )
             )
     return [*lines, ""]
@@ -396,6 +420,7 @@ def write_report(out: Path) -> str:
     lines += paper_section()
     lines += tuning_section(files)
     lines += sequential_section(files)
+    lines += invocations_section(files)
     lines += all_runs_section(files)
     text = "\n".join(lines)
     (out / "learning.md").write_text(text, encoding="utf-8")

@@ -53,6 +53,12 @@ class Settings:
     best: str | None
     mode: str
     skill_methods: dict[str, list[str]] = field(default_factory=dict)  # per-skill method lists
+    # Wall-clock budget for the invocation: a run expected to end past it is recorded as skipped.
+    time_budget_s: float | None = None
+    # Minutes a run takes on the reference machine, by (phase, skill, family), for that expectation.
+    reference_minutes: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    # Phase steps in priority order, each (phase, filter); see bench/learning.py's FULL.
+    order: list[tuple[str, dict[str, list[Any]]]] = field(default_factory=list)
 
     def methods_for(self, skill: str) -> list[str]:
         """The comparison's methods on one skill: its own list where the preset gives one."""
@@ -60,6 +66,9 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         values = dict(self.__dict__)
+        values["reference_minutes"] = {
+            "/".join(key): minutes for key, minutes in self.reference_minutes.items()
+        }
         values["budget"] = self.budget.to_dict()
         values["models_dir"] = str(self.models_dir)
         values["out"] = str(self.out)
@@ -78,6 +87,48 @@ class Context:
     base: Any = None
     probe: list[Any] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+    attempted: set[str] = field(default_factory=set)  # run keys this invocation has measured or skipped
+    # Wall seconds of this invocation's runs by (phase, skill, method), and the reference minutes of
+    # those the reference table knows against what they took: the machine's speed relative to it.
+    measured_s: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    reference_done_s: float = 0.0
+    measured_done_s: float = 0.0
+
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self.started
+
+    def took(self, kind: tuple[str, str, str], family: str, seconds: float) -> None:
+        """Remember how long a (phase, skill, method) run of `family` took, for later expectations."""
+        self.measured_s[kind] = seconds
+        reference = self.settings.reference_minutes.get((kind[0], kind[1], family))
+        if reference is not None:
+            self.reference_done_s += 60 * reference
+            self.measured_done_s += seconds
+
+    def expected_s(self, kind: tuple[str, str, str], family: str) -> float:
+        """A run like one already measured here takes as long again; else the reference machine's time,
+        scaled by how much slower this machine has been on the runs both know; else nothing is known (0)."""
+        if kind in self.measured_s:
+            return self.measured_s[kind]
+        reference = self.settings.reference_minutes.get((kind[0], kind[1], family))
+        if reference is None:
+            return 0.0
+        speed = self.measured_done_s / self.reference_done_s if self.reference_done_s else 1.0
+        return 60 * reference * speed
+
+    def over_budget(self, kind: tuple[str, str, str], family: str) -> str | None:
+        """Why a run should not start (it would end past the time budget), or None."""
+        budget = self.settings.time_budget_s
+        if budget is None:
+            return None
+        elapsed, expected = self.elapsed_s(), self.expected_s(kind, family)
+        if elapsed + expected <= budget:
+            return None
+        return (
+            f"time budget: {elapsed / 60:.1f} min elapsed + about {expected / 60:.1f} min expected "
+            f"> {budget / 60:.0f} min"
+        )
 
     def skill(self, name: str) -> Skill:
         if name not in self.skills:
@@ -100,7 +151,7 @@ class Context:
                 f"  KL {run['kl_from_base']:.4f}  train {run['train_wall_s']:.0f}s  eval {run['eval_wall_s']:.0f}s"
             )
         else:
-            line += f"  {run.get('error', '')[:200]}"
+            line += f"  {run.get('error') or run.get('reason', '')}"[:202]
         print(line, file=sys.stderr, flush=True)
 
     def save(self) -> None:
@@ -250,8 +301,13 @@ def measure(
     budget = settings.budget.for_skill(skill.train_max_new_tokens)
     name = label or method.name
     key = run_key(phase, skill.name, name, seed, budget, settings)
+    if key in ctx.attempted:  # an earlier step of the order measured (or skipped) it
+        return next(run for run in ctx.results["runs"] if run["key"] == key)
+    ctx.attempted.add(key)
     if settings.resume and (previous := ctx.done(key)):
         return previous
+    kind = (phase, skill.name, name)
+    started = time.perf_counter()
     run: dict[str, Any] = {
         "key": key,
         "phase": phase,
@@ -267,6 +323,10 @@ def measure(
         "split": "fit/holdout" if fit else "train/eval",
         "status": "ok",
     }
+    if reason := ctx.over_budget(kind, method.family):
+        run.update(status="skipped", reason=reason)
+        ctx.record(run)
+        return run
     try:
         if method.kind == "trl" and (reason := trl_unavailable_reason()):
             run.update(status="unavailable", error=reason)
@@ -297,5 +357,6 @@ def measure(
             error=f"{type(error).__name__}: {error}",
             traceback=traceback.format_exc()[-3000:],
         )
+    ctx.took(kind, method.family, time.perf_counter() - started)
     ctx.record(run)
     return run
