@@ -90,10 +90,12 @@ class Context:
     started: float = field(default_factory=time.perf_counter)
     attempted: set[str] = field(default_factory=set)  # run keys this invocation has measured or skipped
     # Wall seconds of this invocation's runs by (phase, skill, method), and the reference minutes of
-    # those the reference table knows against what they took: the machine's speed relative to it.
+    # those the reference table knows against what they took: the machine's speed relative to it,
+    # over all of them and on the latest one (a job started beside the benchmark shows there first).
     measured_s: dict[tuple[str, str, str], float] = field(default_factory=dict)
     reference_done_s: float = 0.0
     measured_done_s: float = 0.0
+    latest_slowdown: float = 0.0
 
     def elapsed_s(self) -> float:
         return time.perf_counter() - self.started
@@ -105,17 +107,20 @@ class Context:
         if reference is not None:
             self.reference_done_s += 60 * reference
             self.measured_done_s += seconds
+            self.latest_slowdown = seconds / (60 * reference)
 
     def expected_s(self, kind: tuple[str, str, str], family: str) -> float:
         """A run like one already measured here takes as long again; else the reference machine's time,
-        scaled by how much slower this machine has been on the runs both know; else nothing is known (0)."""
+        scaled by how much slower this machine has been on the runs both know - overall or on the latest
+        one, whichever is slower, so a machine that became busy is not trusted with its earlier pace;
+        else nothing is known (0)."""
         if kind in self.measured_s:
             return self.measured_s[kind]
         reference = self.settings.reference_minutes.get((kind[0], kind[1], family))
         if reference is None:
             return 0.0
-        speed = self.measured_done_s / self.reference_done_s if self.reference_done_s else 1.0
-        return 60 * reference * speed
+        overall = self.measured_done_s / self.reference_done_s if self.reference_done_s else 1.0
+        return 60 * reference * max(overall, self.latest_slowdown)
 
     def over_budget(self, kind: tuple[str, str, str], family: str) -> str | None:
         """Why a run should not start (it would end past the time budget), or None."""

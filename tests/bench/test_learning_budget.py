@@ -55,6 +55,26 @@ def test_expected_time_is_the_same_runs_time_here_else_the_reference_scaled_by_t
     assert ctx.expected_s(("comparison", "tooluse", "sft"), "sft") == 0.0
 
 
+def test_a_machine_that_became_busy_is_expected_to_stay_as_slow_as_its_latest_run(tmp_path: Path) -> None:
+    # As in the 75-minute run: the teacher check ran 1.9x the reference, then a make test started
+    # beside the benchmark and science's SFT run took 2.6x; science's SDFT took 3.2x after it.
+    ctx = full_context(tmp_path)
+    reference = learning.REFERENCE_MINUTES
+    science = lambda family: ("comparison", "science", family)  # noqa: E731
+    ctx.took(TEACHER, "check", 1.9 * 60 * reference[TEACHER])
+    ctx.took(science("sft"), "sft", 2.6 * 60 * reference[science("sft")])
+    assert ctx.expected_s(science("sdft-default"), "sdft") == pytest.approx(
+        2.6 * 60 * reference[science("sdft")]
+    )
+    # When the load goes away the overall pace is the floor: a fast latest run does not promise more.
+    ctx.took(("comparison", "dates", "sft"), "sft", 0.5 * 60 * reference[("comparison", "dates", "sft")])
+    overall = ctx.measured_done_s / ctx.reference_done_s
+    assert overall > 1.0
+    assert ctx.expected_s(science("sdft-default"), "sdft") == pytest.approx(
+        overall * 60 * reference[science("sdft")]
+    )
+
+
 def test_a_run_expected_to_end_past_the_budget_is_refused_with_the_reason(tmp_path: Path) -> None:
     ctx = full_context(tmp_path)
     assert ctx.settings.time_budget_s == 120 * 60
