@@ -54,9 +54,10 @@ PHASES = ("teacher", "tuning", "comparison", "sequential")
 # does not start a run that it expects to end past `time_budget_min`: that run is recorded as
 # skipped, with the reason, and the report says so. The expectation is the same run's time in this
 # invocation if it has one, else REFERENCE_MINUTES scaled by how much slower than the first machine
-# this one has been so far. Tool use costs 4-9 min a run at 135M, so its comparison, the tuning
-# phase and the 0.5B studies are invocations of their own (the --phases / --skills examples above,
-# learning.md).
+# this one has been so far (on one 1.48x slower: 117.9 min, three seed-1 dates runs skipped,
+# learning-full-smollm2-135m-budgeted.json). Tool use costs 4-9 min a run at 135M, so its
+# comparison, the tuning phase and the 0.5B studies are invocations of their own (the --phases /
+# --skills examples above, learning.md).
 # Minutes per run on the first machine at FULL's settings, by (phase, skill, method family), from
 # learning-full-smollm2-135m.json (sequential: training as recorded there, plus 3 min for each of
 # its evaluations, about what the invocation's wall time leaves for them).
