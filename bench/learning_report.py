@@ -9,6 +9,7 @@ verbatim: it says what was run, what was not, and what the numbers mean.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,73 @@ def _monitor_names(row: dict[str, Any]) -> str:
     return ", ".join(sorted({str(warning.get("monitor", "?")) for warning in warnings})) or "–"
 
 
+def _limits_text(key: str) -> str:
+    """The eval sizes a sequential record's key ends with ('t<train>e<eval>p<probe>')."""
+    match = re.fullmatch(r"t(None|\d+)e(None|\d+)p(None|\d+)", key.rsplit("|", 1)[-1])
+    if not match:
+        return key.rsplit("|", 1)[-1]
+    rows = "every eval row" if match[2] == "None" else f"eval ≤{match[2]} rows per skill"
+    return f"{rows}, probe {match[3]} items"
+
+
+def sequential_over_seeds(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Where a sequential run has more than one seed: where each method ended, mean ± sd over seeds.
+    Records are grouped by their key less the seed (model, budget, order, eval sizes); a seed recorded
+    in several files counts once, from the file written last, as in the comparison tables."""
+    groups: dict[tuple[str, ...], dict[tuple[str, Any], tuple[float, str, dict[str, Any]]]] = {}
+    for tag, data in files:
+        updated = data.get("updated", 0.0)
+        for record in data.get("sequential", []):
+            if record["status"] != "ok":
+                continue
+            parts = record["key"].split("|")
+            group = groups.setdefault((*parts[:2], *parts[4:]), {})
+            seed_key = (record["method"], record["seed"])
+            if seed_key not in group or updated >= group[seed_key][0]:
+                group[seed_key] = (updated, tag, record)
+    lines: list[str] = []
+    for group_key, entries in groups.items():
+        by_method: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for _, tag, record in entries.values():
+            by_method.setdefault(record["method"], []).append((tag, record))
+        if all(len(seeds) < 2 for seeds in by_method.values()):
+            continue
+        first = next(iter(entries.values()))[2]
+        skills, model = first["skills"], group_key[1]
+        lengths = [row["max_new_tokens"] for row in first["rows"] if row.get("max_new_tokens")]
+        tags = ", ".join(sorted(dict.fromkeys(f"learning-{tag}.json" for _, tag, _ in entries.values())))
+        lines += [
+            f"### Over seeds: {model}, {' → '.join(skills)} ({_budget_text(first['budget'], lengths=lengths)} "
+            f"per skill; {_limits_text(first['key'])}; files {tags})",
+            "",
+            "Where each method ended, after the last skill.",
+            "",
+            "| method | seeds | "
+            + " | ".join(f"{s} %" for s in skills)
+            + " | general % | KL | ACC % | forgetting pts |",
+            "| --- " * (len(skills) + 6) + "|",
+        ]
+        for method in sorted(by_method, key=_method_rank):
+            records = sorted((record for _, record in by_method[method]), key=lambda r: r["seed"])
+            last_rows = [record["rows"][-1] for record in records]
+            last_summaries = [
+                {s["checkpoint_id"]: s for s in record["summaries"]}[row["checkpoint"]]
+                for record, row in zip(records, last_rows, strict=True)
+            ]
+            kl_mean, kl_sd = _mean_sd([row["kl_from_base"] for row in last_rows])
+            forgetting = [s["forgetting"] for s in last_summaries if s["forgetting"] is not None]
+            lines.append(
+                f"| {method} | {','.join(str(record['seed']) for record in records)} | "
+                + " | ".join(_pct([row["accuracy"][s] for row in last_rows]) for s in skills)
+                + f" | {_pct([row['general_score'] for row in last_rows])} | {kl_mean:.4f}"
+                + (f" ± {kl_sd:.4f}" if kl_sd is not None else "")
+                + f" | {_pct([s['average_accuracy'] for s in last_summaries])}"
+                + f" | {_pct(forgetting) if forgetting else '–'} |"
+            )
+        lines.append("")
+    return lines
+
+
 def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     lines = [
         "## Sequential: skills one after another on one model, regression matrix and continual-learning summary",
@@ -239,6 +307,7 @@ def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     records = [(tag, record) for tag, data in files for record in data.get("sequential", [])]
     if not records:
         return [*lines, "No sequential run recorded yet.", ""]
+    lines += sequential_over_seeds(files)
     for tag, record in records:
         model = dict(files)[tag]["invocation"]["settings"]["model"]
         lengths = [row["max_new_tokens"] for row in record["rows"] if row.get("max_new_tokens")]
