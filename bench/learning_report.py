@@ -69,13 +69,23 @@ def _method_rank(name: str) -> tuple[int, str]:
     return (METHOD_ORDER.index(base) if base in METHOD_ORDER else len(METHOD_ORDER), name)
 
 
+def _keep_latest(
+    kept: dict[tuple[str, Any], tuple[float, str, dict[str, Any]]],
+    seed_key: tuple[str, Any],
+    entry: tuple[float, str, dict[str, Any]],
+) -> None:
+    """A (method, seed) recorded in more than one file counts once, from the file written last: a rerun
+    of the same seed is the same measurement (training is deterministic per seed), not another sample."""
+    if seed_key not in kept or entry[0] >= kept[seed_key][0]:
+        kept[seed_key] = entry
+
+
 def comparison_groups(
     files: list[tuple[str, dict[str, Any]]], phase: str
 ) -> dict[tuple[str, ...], list[dict]]:
     """Runs of one phase by (files, model, skill, budget, eval size): the runs of one budget are one
     table even when several processes or invocations wrote them to several files. A (method, seed)
-    recorded in more than one file counts once, from the file written last: a rerun of the same
-    seed is the same measurement (training is deterministic per seed), not another sample."""
+    recorded in more than one file counts once (_keep_latest)."""
     by_budget: dict[tuple[Any, ...], dict[tuple[str, Any], tuple[float, str, dict[str, Any]]]] = {}
     for tag, data in files:
         updated = data.get("updated", 0.0)
@@ -90,9 +100,7 @@ def comparison_groups(
             budget = run["budget"] if run["method"] != "base" or not trained else trained[0]["budget"]
             key = (run["model"], run["skill"], _budget_text(budget), run.get("task_n"))
             runs = by_budget.setdefault(key, {})
-            seed_key = (run["method"], run["seed"])
-            if seed_key not in runs or updated >= runs[seed_key][0]:
-                runs[seed_key] = (updated, tag, run)
+            _keep_latest(runs, (run["method"], run["seed"]), (updated, tag, run))
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for (model, skill, budget, _), runs in by_budget.items():
         kept = sorted(runs.values(), key=lambda entry: entry[1])
@@ -234,33 +242,32 @@ def _monitor_names(row: dict[str, Any]) -> str:
 
 def _limits_text(key: str) -> str:
     """The eval sizes a sequential record's key ends with ('t<train>e<eval>p<probe>')."""
-    match = re.fullmatch(r"t(None|\d+)e(None|\d+)p(None|\d+)", key.rsplit("|", 1)[-1])
+    limits = key.rsplit("|", 1)[-1]
+    match = re.fullmatch(r"t(None|\d+)e(None|\d+)p(None|\d+)", limits)
     if not match:
-        return key.rsplit("|", 1)[-1]
+        return limits
     rows = "every eval row" if match[2] == "None" else f"eval ≤{match[2]} rows per skill"
     return f"{rows}, probe {match[3]} items"
 
 
 def sequential_over_seeds(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """Where a sequential run has more than one seed: where each method ended, mean ± sd over seeds.
-    Records are grouped by their key less the seed (model, budget, order, eval sizes); a seed recorded
-    in several files counts once, from the file written last, as in the comparison tables."""
+    Records are grouped by their key less the method and seed (model, budget, order, eval sizes); a
+    seed recorded in several files counts once (_keep_latest), as in the comparison tables."""
     groups: dict[tuple[str, ...], dict[tuple[str, Any], tuple[float, str, dict[str, Any]]]] = {}
     for tag, data in files:
         updated = data.get("updated", 0.0)
         for record in data.get("sequential", []):
             if record["status"] != "ok":
                 continue
-            parts = record["key"].split("|")
+            parts = record["key"].split("|")  # sequential|model|method|seed|budget|order|limits
             group = groups.setdefault((*parts[:2], *parts[4:]), {})
-            seed_key = (record["method"], record["seed"])
-            if seed_key not in group or updated >= group[seed_key][0]:
-                group[seed_key] = (updated, tag, record)
+            _keep_latest(group, (record["method"], record["seed"]), (updated, tag, record))
     lines: list[str] = []
     for group_key, entries in groups.items():
-        by_method: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for _, tag, record in entries.values():
-            by_method.setdefault(record["method"], []).append((tag, record))
+        by_method: dict[str, list[dict[str, Any]]] = {}
+        for _, _, record in entries.values():
+            by_method.setdefault(record["method"], []).append(record)
         if all(len(seeds) < 2 for seeds in by_method.values()):
             continue
         first = next(iter(entries.values()))[2]
@@ -279,7 +286,7 @@ def sequential_over_seeds(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
             "| --- " * (len(skills) + 6) + "|",
         ]
         for method in sorted(by_method, key=_method_rank):
-            records = sorted((record for _, record in by_method[method]), key=lambda r: r["seed"])
+            records = sorted(by_method[method], key=lambda r: r["seed"])
             last_rows = [record["rows"][-1] for record in records]
             last_summaries = [
                 {s["checkpoint_id"]: s for s in record["summaries"]}[row["checkpoint"]]
