@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -11,11 +13,12 @@ from worker.sdft.batching import completion_hidden, output_head, pack
 from worker.sdft.config import ConfigError, TrainConfig
 from worker.sdft.data import DataError, Example
 from worker.sdft.divergence import completion_token_stats
+from worker.sdft.monitors import MonitorStop
 from worker.sdft.prompts import build_prompt_pair, demonstration_ids
 from worker.sdft.rollout import TransformersRolloutEngine
 from worker.sdft.sink import ListSink
 from worker.sdft.teacher import Teachers, frozen_copy
-from worker.sdft.train import lr_at, train
+from worker.sdft.train import NONFINITE_STOP_AFTER, lr_at, train
 
 EXAMPLES = [
     Example(
@@ -99,6 +102,58 @@ def test_sft_reduces_the_demonstration_nll(tiny, tmp_path: Path) -> None:
     assert nll() < 0.7 * before
     assert sink.metric("nll")[-1] < sink.metric("nll")[0]
     assert "divergence" not in sink.steps[0][1]  # SFT has no teacher
+
+
+class NaNGradientAt:
+    """Makes one parameter's gradient NaN at the given steps (its hook fires once a step: no accumulation)."""
+
+    def __init__(self, parameter: torch.nn.Parameter, steps: set[int]) -> None:
+        self.calls, self.steps = 0, steps
+        parameter.register_hook(self)
+
+    def __call__(self, grad: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return grad * float("nan") if self.calls in self.steps else grad
+
+
+@dataclass
+class WeightsSink(ListSink):
+    """Also keeps the student's weights after every step."""
+
+    model: Any = None
+    students: list[dict[str, torch.Tensor]] = field(default_factory=list)
+
+    def on_step(self, step: int, metrics: dict[str, float]) -> None:
+        super().on_step(step, metrics)
+        self.students.append({n: p.detach().clone() for n, p in self.model.named_parameters()})
+
+
+def test_a_non_finite_gradient_is_not_applied(tiny, tmp_path: Path) -> None:
+    config = TrainConfig(method="sft", steps=3, **FAST)
+    NaNGradientAt(tiny.model.get_input_embeddings().weight, steps={2})
+    sink = WeightsSink(model=tiny.model)
+    result = train(loaded=tiny, examples=EXAMPLES, config=config, sink=sink, work_dir=tmp_path)
+    assert result.skipped_steps == 1 and result.steps_done == 3
+    assert sink.metric("update_skipped") == [0.0, 1.0, 0.0]
+    assert [(step, warning["monitor"]) for step, warning in sink.warnings] == [(2, "non-finite")]
+    assert "step 2: loss" in sink.warnings[0][1]["message"]
+    after_1, after_2, after_3 = sink.students
+    assert all(torch.equal(after_1[name], after_2[name]) for name in after_1)  # step 2 changed nothing
+    assert any(not torch.equal(after_2[name], after_3[name]) for name in after_2)  # step 3 trained on
+    assert all(torch.isfinite(p).all() for p in tiny.model.parameters())
+
+
+def test_non_finite_gradients_in_a_row_stop_the_run_with_the_weights_before(tiny, tmp_path: Path) -> None:
+    config = TrainConfig(steps=8, teacher="ema", ema_rate=0.5, **FAST)
+    NaNGradientAt(tiny.model.get_input_embeddings().weight, steps=set(range(2, 9)))
+    sink = WeightsSink(model=tiny.model)
+    with pytest.raises(MonitorStop, match=f"{NONFINITE_STOP_AFTER} steps in a row") as stopped:
+        train(loaded=tiny, examples=EXAMPLES, config=config, sink=sink, work_dir=tmp_path)
+    assert "the weights are those before step 2" in str(stopped.value)
+    last = 1 + NONFINITE_STOP_AFTER
+    assert [step for step, _ in sink.steps] == list(range(1, last + 1))  # the stopping step was reported
+    assert sink.metric("update_skipped") == [0.0] + [1.0] * NONFINITE_STOP_AFTER
+    assert all(torch.equal(sink.students[0][name], sink.students[-1][name]) for name in sink.students[0])
 
 
 def test_ema_teacher_moves_by_exactly_the_rate(tiny) -> None:

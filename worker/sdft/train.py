@@ -2,7 +2,8 @@
 
     prepare model (LoRA or full) -> build prompts, check lengths -> teachers, AdamW
     -> resume from the newest verified step checkpoint in work_dir
-    -> for each step: reseed, batch, forward/backward (steps.py), clip, AdamW, EMA teacher,
+    -> for each step: reseed, batch, forward/backward (steps.py), clip, AdamW, EMA teacher (both
+       skipped when the loss or gradient is not finite),
        report metrics / traces, write a step checkpoint when due, stop when the sink says so.
 
 The trained weights stay in `loaded.model`; writing the final checkpoint is the caller's choice.
@@ -38,6 +39,8 @@ from worker.sdft.step_state import load_latest_step_state, save_step_state
 from worker.sdft.steps import Totals, sdft_step, sft_step
 from worker.sdft.teacher import Teachers, trainable_names
 
+NONFINITE_STOP_AFTER = 3  # skipped updates in a row before the run stops: the weights will not recover
+
 
 @dataclass
 class TrainResult:
@@ -46,6 +49,34 @@ class TrainResult:
     stopped: bool  # the sink asked to stop before the run finished
     resumed_from: int = 0
     final_metrics: dict[str, float] = field(default_factory=dict)
+    skipped_steps: int = 0  # updates not applied because the loss or the gradient was not finite
+
+
+def training_attention(device_type: str) -> contextlib.AbstractContextManager[Any]:
+    """The attention kernels training may use: on CUDA every SDPA backend but cuDNN's. Its backward
+    returns NaN query gradients on H100/H200 when a mask is passed (our padded batches) and the length
+    is 64 mod 128 (pytorch/pytorch#196678, torch >= 2.11); Qwen2.5's attention-sink heads hit it. On an
+    H200 it made 2 of 4 bf16 SFT runs of Qwen2.5-0.5B NaN by step 9. Flash and memory-efficient
+    attention take over at the same speed."""
+    if device_type != "cuda":
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+
+
+def nonfinite_warning(step: int, metrics: dict[str, float], *, streak: int) -> dict[str, Any]:
+    """The warning for a step whose update was skipped; at NONFINITE_STOP_AFTER in a row it stops the run."""
+    message = (
+        f"step {step}: loss {metrics['loss']:.4g}, gradient norm {metrics['grad_norm']:.4g}; "
+        "the update was not applied"
+    )
+    if streak >= NONFINITE_STOP_AFTER:
+        message += (
+            f" ({streak} steps in a row: stopped, the weights are those before step {step - streak + 1}; "
+            "try float32 or a lower learning rate)"
+        )
+    return {"monitor": "non-finite", "message": message}
 
 
 def total_steps(config: TrainConfig, num_examples: int) -> int:
@@ -346,7 +377,9 @@ def train(
             start = state.step
 
     result = TrainResult(steps_done=start, total_steps=total, stopped=False, resumed_from=start)
-    with torch.random.fork_rng(devices=[]):  # leave the caller's random state as it was
+    nonfinite_streak = 0
+    # leave the caller's random state as it was
+    with torch.random.fork_rng(devices=[]), training_attention(device_type):
         for step in range(start + 1, total + 1):
             stop = sink.should_stop()
             if parallel is not None:
@@ -396,23 +429,38 @@ def train(
                 grad_norm = sharded.clip_gradients(trainable, clip_to)
             else:
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, clip_to))
-            optimizer.step()
+            # One inf/NaN gradient applied makes every weight NaN for good (seen on an H200 in bf16
+            # SFT: the loss went NaN at step 8 of 20 and the run "finished"); skip such an update.
+            # Gradients and losses are already averaged/summed over processes, so all of them agree.
+            applied = math.isfinite(grad_norm) and math.isfinite(totals.get("loss"))
+            if applied:
+                optimizer.step()
+                if teachers is not None:
+                    teachers.after_optimizer_step()
+                nonfinite_streak = 0
+            else:
+                nonfinite_streak += 1
+                result.skipped_steps += 1
             optimizer.zero_grad(set_to_none=True)
-            if teachers is not None:
-                teachers.after_optimizer_step()
             totals.add("student_s", time.perf_counter() - optimizer_started)
 
             metrics = _metrics(
                 totals, config=config, lr=lr, grad_norm=grad_norm, seconds=time.perf_counter() - started
             )
+            metrics["update_skipped"] = 0.0 if applied else 1.0
             checked = monitors.check(step, metrics)
             metrics.update(checked.metrics)
-            report_warnings(sink, step, checked.warnings)  # before on_step: stored with this step
+            warnings = list(checked.warnings)
+            if not applied:
+                warnings.append(nonfinite_warning(step, metrics, streak=nonfinite_streak))
+            report_warnings(sink, step, warnings)  # before on_step: stored with this step
             sink.on_step(step, metrics)
             if traces:
                 sink.on_traces(step, traces)
             result.steps_done, result.final_metrics = step, metrics
             stop_warning = monitors.stop_warning
+            if nonfinite_streak >= NONFINITE_STOP_AFTER:
+                stop_warning = warnings[-1]
             if parallel is not None:  # process 0's monitors decide, for every process
                 if not parallel.agree(stop_warning is not None):
                     stop_warning = None
