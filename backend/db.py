@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -51,9 +53,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def finite_json(value: Any) -> Any:
+    """`value` with every NaN or infinite float replaced by None: JSON has no such numbers (PostgreSQL
+    rejects them, browsers cannot parse them), and a diverged run's NaN loss must still be stored."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(item) for item in value]
+    return value
+
+
+def dumps_json(value: Any) -> str:
+    return json.dumps(finite_json(value), allow_nan=False)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=dumps_json
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -66,7 +86,7 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # pre_ping turns a restarted PostgreSQL into a reconnect instead of a 500.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=dumps_json)
 
 
 @lru_cache

@@ -115,3 +115,19 @@ def test_reconcile_resends_only_the_head_of_each_idle_queue_and_not_too_often(db
     assert [
         j.id for j in lifecycle.reconcile(db_session, now=now + timedelta(seconds=61), resend_after_s=60)
     ] == [first.id]
+
+
+def test_non_finite_metrics_are_stored_as_null(db_session: Session) -> None:
+    # A NaN loss is a result to show, not a reason to lose the step: PostgreSQL's JSON has no NaN.
+    _, (job, _) = _track_with_jobs(db_session)
+    claim = lifecycle.claim(db_session, job.id, worker_id="w", lease_seconds=60)
+    assert claim is not None
+    metrics = {"loss": float("nan"), "grad_norm": float("inf"), "lr": 1e-5, "per_seq": [1.0, float("-inf")]}
+    assert (
+        lifecycle.heartbeat(db_session, job.id, claim.attempt, lease_seconds=60, step=1, metrics=metrics)
+        == "ok"
+    )
+    db_session.commit()
+    db_session.expire_all()
+    [event] = db_session.query(JobEvent).filter_by(job_id=job.id, kind="step")
+    assert event.data == {"loss": None, "grad_norm": None, "lr": 1e-5, "per_seq": [1.0, None]}
