@@ -6,6 +6,9 @@
     .venv/bin/python bench/learning.py --model smollm2-135m --phases comparison --skills tooluse \\
         --methods base,sft,sdft-paper --seeds 0,1 --steps 12 --tag tooluse-12 --resume
     .venv/bin/python bench/learning.py --device cuda --model Qwen/Qwen2.5-1.5B-Instruct   # GPU mode
+    .venv/bin/python bench/learning.py --device cuda --model qwen2.5-0.5b --phases comparison,sequential \
+        --skills dates,science --methods base,sft,sdft-default --sequential-methods sft,sdft-default \
+        --eval-batch-size 64 --time-budget-min 8.3 --tag gpu-qwen     # 6.5 min on one H200
 
 Phases (every run goes into bench/results/learning-<tag>.json as soon as it ends, failures
 included; --resume skips runs already recorded there):
@@ -17,6 +20,8 @@ included; --resume skips runs already recorded there):
   sequential  tool use, then science, then dates on one model, for SFT and SDFT: every skill and the
               probe after every skill; the regression matrix and the continual-learning summary.
 Then learning.md and learning.png are rebuilt from every learning-*.json under --out.
+On a GPU (--device cuda) training runs under bf16 autocast over float32 weights (--dtype float32 to
+turn it off); the run keys and the report name the device, and each run records its peak GPU memory.
 FULL keeps to 2 hours (--time-budget-min): it runs the most telling runs first and records a run
 it expects to end past the budget as skipped, with the reason; --resume later runs what it skipped.
 """
@@ -317,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
+        "device": settings.device,
+        "device_name": torch.cuda.get_device_name(settings.device)
+        if settings.device.startswith("cuda")
+        else None,
     }
     with tempfile.TemporaryDirectory(prefix="learning-") as work_dir:
         ctx = Context(settings=settings, results=results, path=path, work_dir=Path(work_dir))

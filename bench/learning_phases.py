@@ -188,7 +188,9 @@ def run_sequential(ctx: Context, only: dict[str, list[Any]] | None = None) -> No
         if name not in only.get("methods", [name]):
             continue
         method = find_method(name)
-        key = f"sequential|{settings.model}|{name}|{seed}|{budget.steps}x{budget.batch_size}@{budget.lr:g}"
+        key = (
+            f"sequential|{settings.model_key}|{name}|{seed}|{budget.steps}x{budget.batch_size}@{budget.lr:g}"
+        )
         key += f"|{'>'.join(order)}|t{settings.train_limit}e{settings.eval_limit}p{settings.probe_items}"
         if key in ctx.attempted:
             continue
@@ -197,7 +199,17 @@ def run_sequential(ctx: Context, only: dict[str, list[Any]] | None = None) -> No
             r["key"] == key and r["status"] == "ok" for r in ctx.results["sequential"]
         ):
             continue
-        record: dict[str, Any] = {"key": key, "method": name, "seed": seed, "budget": budget.to_dict()}
+        record: dict[str, Any] = {
+            "key": key,
+            "method": name,
+            "seed": seed,
+            "budget": budget.to_dict(),
+            "limits": {
+                "train": settings.train_limit,
+                "eval": settings.eval_limit,
+                "probe": settings.probe_items,
+            },
+        }
         record.update(skills=order, status="ok", rows=[])
         record["replay_fraction"] = method.overrides.get("replay_fraction", 0.0)
         kind, started = ("sequential", ">".join(order), name), time.perf_counter()

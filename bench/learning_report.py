@@ -61,7 +61,16 @@ def _budget_text(budget: dict[str, Any], *, lengths: list[int] | None = None) ->
         limit = f"≤{'/'.join(str(n) for n in lengths)} tokens" if lengths else "≤ each skill's limit"
     else:
         limit = f"≤{rollouts} tokens"
-    return f"{budget['steps']} steps × {budget['batch_size']} prompts, lr {budget['lr']:g}, rollouts {limit}"
+    precision = ", bf16 autocast" if budget.get("dtype") == "bfloat16" else ""
+    return (
+        f"{budget['steps']} steps × {budget['batch_size']} prompts, lr {budget['lr']:g}, rollouts {limit}"
+        + precision
+    )
+
+
+def _model_text(model: str, device: str | None) -> str:
+    """The model, and the device where it is not the CPU (records before devices were recorded: CPU)."""
+    return model if device in (None, "cpu") else f"{model} on {device}"
 
 
 def _method_rank(name: str) -> tuple[int, str]:
@@ -98,7 +107,12 @@ def comparison_groups(
                 if r["phase"] == phase and r["skill"] == run["skill"] and r["method"] != "base"
             ]
             budget = run["budget"] if run["method"] != "base" or not trained else trained[0]["budget"]
-            key = (run["model"], run["skill"], _budget_text(budget), run.get("task_n"))
+            key = (
+                _model_text(run["model"], run.get("device")),
+                run["skill"],
+                _budget_text(budget),
+                run.get("task_n"),
+            )
             runs = by_budget.setdefault(key, {})
             _keep_latest(runs, (run["method"], run["seed"]), (updated, tag, run))
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -240,14 +254,19 @@ def _monitor_names(row: dict[str, Any]) -> str:
     return ", ".join(sorted({str(warning.get("monitor", "?")) for warning in warnings})) or "–"
 
 
-def _limits_text(key: str) -> str:
-    """The eval sizes a sequential record's key ends with ('t<train>e<eval>p<probe>')."""
-    limits = key.rsplit("|", 1)[-1]
-    match = re.fullmatch(r"t(None|\d+)e(None|\d+)p(None|\d+)", limits)
-    if not match:
-        return limits
-    rows = "every eval row" if match[2] == "None" else f"eval ≤{match[2]} rows per skill"
-    return f"{rows}, probe {match[3]} items"
+def _limits_text(record: dict[str, Any]) -> str:
+    """A sequential record's eval sizes: its `limits`, or for records written before it had them, the
+    end of its key ('t<train>e<eval>p<probe>')."""
+    if "limits" in record:
+        eval_limit, probe = record["limits"]["eval"], record["limits"]["probe"]
+    else:
+        match = re.fullmatch(r"t(None|\d+)e(None|\d+)p(None|\d+)", record["key"].rsplit("|", 1)[-1])
+        if not match:
+            return record["key"].rsplit("|", 1)[-1]
+        eval_limit = None if match[2] == "None" else int(match[2])
+        probe = None if match[3] == "None" else int(match[3])
+    rows = "every eval row" if eval_limit is None else f"eval ≤{eval_limit} rows per skill"
+    return f"{rows}, probe {probe} items"
 
 
 def sequential_over_seeds(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -276,7 +295,7 @@ def sequential_over_seeds(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
         tags = ", ".join(sorted(dict.fromkeys(f"learning-{tag}.json" for _, tag, _ in entries.values())))
         lines += [
             f"### Over seeds: {model}, {' → '.join(skills)} ({_budget_text(first['budget'], lengths=lengths)} "
-            f"per skill; {_limits_text(first['key'])}; files {tags})",
+            f"per skill; {_limits_text(first)}; files {tags})",
             "",
             "Where each method ended, after the last skill.",
             "",
@@ -316,7 +335,8 @@ def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
         return [*lines, "No sequential run recorded yet.", ""]
     lines += sequential_over_seeds(files)
     for tag, record in records:
-        model = dict(files)[tag]["invocation"]["settings"]["model"]
+        settings = dict(files)[tag]["invocation"]["settings"]
+        model = _model_text(settings["model"], settings.get("device"))
         lengths = [row["max_new_tokens"] for row in record["rows"] if row.get("max_new_tokens")]
         lines += [
             f"### {record['method']} on {model}, {' → '.join(record['skills'])}, seed {record['seed']} ({_budget_text(record['budget'], lengths=lengths)} per skill; file learning-{tag}.json)",

@@ -60,6 +60,15 @@ class Settings:
     # Phase steps in priority order, each (phase, filter); see bench/learning.py's FULL.
     order: list[tuple[str, dict[str, list[Any]]]] = field(default_factory=list)
 
+    @property
+    def model_key(self) -> str:
+        """The model as run keys name it: with the device and precision where they are not the CPU's
+        float32 (the keys of earlier records stay as they were), so --resume never takes a CPU run for a
+        GPU one."""
+        if self.device == "cpu" and self.budget.dtype == "float32":
+            return self.model
+        return f"{self.model}@{self.device}/{self.budget.dtype}"
+
     def methods_for(self, skill: str) -> list[str]:
         """The comparison's methods on one skill: its own list where the preset gives one."""
         return self.skill_methods.get(skill, self.methods)
@@ -288,7 +297,7 @@ def train_once(
 def run_key(phase: str, skill: str, method: str, seed: int | None, budget: Budget, settings: Settings) -> str:
     limits = f"t{settings.train_limit}e{settings.eval_limit}h{settings.holdout_limit}p{settings.probe_items}"
     shape = f"{budget.steps}x{budget.batch_size}@{budget.lr:g}/{budget.max_new_tokens}"
-    return f"{phase}|{settings.model}|{skill}|{method}|{seed}|{shape}|{limits}"
+    return f"{phase}|{settings.model_key}|{skill}|{method}|{seed}|{shape}|{limits}"
 
 
 def measure(
@@ -326,12 +335,18 @@ def measure(
         "settings": method.describe(budget, seed=seed or 0),
         "science_demonstration": "tagged" if method.science_tagged else "paper sentence",
         "split": "fit/holdout" if fit else "train/eval",
+        "device": settings.device,
         "status": "ok",
     }
     if reason := ctx.over_budget(kind, method.family):
         run.update(status="skipped", reason=reason)
         ctx.record(run)
         return run
+    cuda = settings.device.startswith("cuda")
+    if cuda:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(settings.device)
     try:
         if method.kind == "trl" and (reason := trl_unavailable_reason()):
             run.update(status="unavailable", error=reason)
@@ -362,6 +377,8 @@ def measure(
             error=f"{type(error).__name__}: {error}",
             traceback=traceback.format_exc()[-3000:],
         )
+    if cuda:  # the base model's copy included: what a user's GPU must hold for this run
+        run["cuda_peak_gib"] = torch.cuda.max_memory_allocated(settings.device) / 2**30
     ctx.took(kind, method.family, time.perf_counter() - started)
     ctx.record(run)
     return run

@@ -121,3 +121,68 @@ def test_a_single_seed_gets_no_summary_over_seeds(tmp_path: Path) -> None:
     report = write_report(tmp_path)
     assert "### Over seeds" not in report
     assert "### sft on tiny, tooluse → dates, seed 0" in report
+
+
+def comparison_run(method: str, seed: int | None, accuracy: float, *, device: str | None) -> dict[str, Any]:
+    budget = {**BUDGET, "steps": 20, "max_new_tokens": 32, "dtype": "bfloat16" if device else "float32"}
+    run = {
+        "key": f"comparison|tiny|dates|{method}|{seed}",
+        "phase": "comparison",
+        "model": "tiny",
+        "skill": "dates",
+        "method": method,
+        "seed": seed,
+        "budget": budget,
+        "status": "ok",
+        "task_accuracy": accuracy,
+        "task_n": 50,
+        "general_score": 0.5,
+        "kl_from_base": 0.1,
+        "train_wall_s": 10.0,
+        "eval_wall_s": 5.0,
+    }
+    return run if device is None else {**run, "device": device}
+
+
+def test_gpu_runs_are_reported_apart_with_their_device_and_precision(tmp_path: Path) -> None:
+    # Records written before devices were recorded are CPU runs; the same seed on a GPU is another run.
+    (tmp_path / "learning-cpu.json").write_text(
+        json.dumps(
+            {
+                "runs": [comparison_run("sft", 0, 0.8, device=None)],
+                "invocation": {"argv": [], "settings": {"model": "tiny"}, "wall_s": 60.0},
+                "updated": 1.0,
+            }
+        )
+    )
+    sequential = []
+    for seed in (0, 1):
+        record = sequential_record("sft", seed, {"tooluse": 0.5, "dates": 0.9}, 0.6, 0.1)
+        record["key"] = f"sequential|tiny@cuda/bfloat16|sft|{seed}|12x4@2e-05|tooluse>dates|tNonee50p60"
+        record["budget"] = {**BUDGET, "dtype": "bfloat16"}
+        record["limits"] = {"train": None, "eval": 50, "probe": 60}
+        sequential.append(record)
+    (tmp_path / "learning-gpu.json").write_text(
+        json.dumps(
+            {
+                "runs": [comparison_run("sft", 0, 1.0, device="cuda")],
+                "sequential": sequential,
+                "invocation": {"argv": [], "settings": {"model": "tiny", "device": "cuda"}, "wall_s": 60.0},
+                "updated": 2.0,
+            }
+        )
+    )
+    report = write_report(tmp_path)
+    assert (
+        "### dates on tiny (20 steps × 4 prompts, lr 2e-05, rollouts ≤32 tokens; eval n=50; file learning-cpu.json)"
+        in report
+    )
+    assert (
+        "### dates on tiny on cuda (20 steps × 4 prompts, lr 2e-05, rollouts ≤32 tokens, bf16 autocast; eval n=50; "
+        "file learning-gpu.json)" in report
+    )
+    assert "| sft | 0 | 80.0 |" in report and "| sft | 0 | 100.0 |" in report
+    assert "### sft on tiny on cuda, tooluse → dates, seed 1 (" in report
+    assert (
+        "bf16 autocast per skill; eval ≤50 rows per skill, probe 60 items; files learning-gpu.json)" in report
+    )
