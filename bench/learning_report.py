@@ -290,7 +290,8 @@ def sequential_over_seeds(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
         if all(len(seeds) < 2 for seeds in by_method.values()):
             continue
         first = next(iter(entries.values()))[2]
-        skills, model = first["skills"], group_key[1]
+        name, _, where = group_key[1].partition("@")  # the key's model part: model[@device/dtype]
+        skills, model = first["skills"], _model_text(name, where.split("/")[0] or None)
         lengths = [row["max_new_tokens"] for row in first["rows"] if row.get("max_new_tokens")]
         tags = ", ".join(sorted(dict.fromkeys(f"learning-{tag}.json" for _, tag, _ in entries.values())))
         lines += [

@@ -183,6 +183,7 @@ def test_gpu_runs_are_reported_apart_with_their_device_and_precision(tmp_path: P
     )
     assert "| sft | 0 | 80.0 |" in report and "| sft | 0 | 100.0 |" in report
     assert "### sft on tiny on cuda, tooluse → dates, seed 1 (" in report
+    assert "### Over seeds: tiny on cuda, tooluse → dates (" in report
     assert (
         "bf16 autocast per skill; eval ≤50 rows per skill, probe 60 items; files learning-gpu.json)" in report
     )
