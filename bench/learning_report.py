@@ -73,6 +73,12 @@ def _model_text(model: str, device: str | None) -> str:
     return model if device in (None, "cpu") else f"{model} on {device}"
 
 
+def _invocation_model_text(data: dict[str, Any]) -> str:
+    """The model (and device) of a results file's invocation, for records that do not name them."""
+    settings = data["invocation"]["settings"]
+    return _model_text(settings["model"], settings.get("device"))
+
+
 def _method_rank(name: str) -> tuple[int, str]:
     base = name.split(":", 1)[0]
     return (METHOD_ORDER.index(base) if base in METHOD_ORDER else len(METHOD_ORDER), name)
@@ -282,16 +288,16 @@ def sequential_over_seeds(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
             parts = record["key"].split("|")  # sequential|model|method|seed|budget|order|limits
             group = groups.setdefault((*parts[:2], *parts[4:]), {})
             _keep_latest(group, (record["method"], record["seed"]), (updated, tag, record))
+    by_tag = dict(files)
     lines: list[str] = []
-    for group_key, entries in groups.items():
+    for entries in groups.values():
         by_method: dict[str, list[dict[str, Any]]] = {}
         for _, _, record in entries.values():
             by_method.setdefault(record["method"], []).append(record)
         if all(len(seeds) < 2 for seeds in by_method.values()):
             continue
-        first = next(iter(entries.values()))[2]
-        name, _, where = group_key[1].partition("@")  # the key's model part: model[@device/dtype]
-        skills, model = first["skills"], _model_text(name, where.split("/")[0] or None)
+        _, first_tag, first = next(iter(entries.values()))
+        skills, model = first["skills"], _invocation_model_text(by_tag[first_tag])
         lengths = [row["max_new_tokens"] for row in first["rows"] if row.get("max_new_tokens")]
         tags = ", ".join(sorted(dict.fromkeys(f"learning-{tag}.json" for _, tag, _ in entries.values())))
         lines += [
@@ -335,9 +341,9 @@ def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     if not records:
         return [*lines, "No sequential run recorded yet.", ""]
     lines += sequential_over_seeds(files)
+    by_tag = dict(files)
     for tag, record in records:
-        settings = dict(files)[tag]["invocation"]["settings"]
-        model = _model_text(settings["model"], settings.get("device"))
+        model = _invocation_model_text(by_tag[tag])
         lengths = [row["max_new_tokens"] for row in record["rows"] if row.get("max_new_tokens")]
         lines += [
             f"### {record['method']} on {model}, {' → '.join(record['skills'])}, seed {record['seed']} ({_budget_text(record['budget'], lengths=lengths)} per skill; file learning-{tag}.json)",
