@@ -314,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"runs": [], "sequential": [], "teacher_checks": []}
     if settings.resume and path.exists():
         results = {**results, **json.loads(path.read_text())}
+        if "invocation" in results:  # a file filled over several invocations keeps each one's record
+            results["earlier_invocations"] = [*results.get("earlier_invocations", []), results["invocation"]]
     results["invocation"] = {
         "argv": sys.argv[1:] if argv is None else argv,
         "settings": settings.to_dict(),

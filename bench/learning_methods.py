@@ -238,6 +238,22 @@ VARIANTS: dict[str, Method] = {
             {"method": "sft", "lr": 5e-5},
             science_tagged=True,
         ),
+        # SFT moved 3-4x further from the base than SDFT at 0.5B (KL 2.2 against 0.6): a gentler SFT
+        # tells whether SDFT keeps more of the probe only because it moves less.
+        Method(
+            "sft-lr1e-5",
+            "engine",
+            "SFT at lr 1e-5 (half the default)",
+            {"method": "sft", "lr": 1e-5},
+            science_tagged=True,
+        ),
+        Method(
+            "sft-lr5e-6",
+            "engine",
+            "SFT at lr 5e-6 (a quarter of the default)",
+            {"method": "sft", "lr": 5e-6},
+            science_tagged=True,
+        ),
     )
 }
 

@@ -153,3 +153,7 @@ def test_skipped_runs_are_recorded_with_the_reason_reported_and_run_on_resume(tm
     results = json.loads((tmp_path / "learning-budget.json").read_text())
     assert {run["status"] for run in results["runs"]} == {"ok"}
     assert results["sequential"][0]["status"] == "ok" and results["invocation"]["time_budget_s"] is None
+    (first,) = results["earlier_invocations"]  # the resumed file keeps the first invocation's record
+    assert first["argv"][-2:] == ["--time-budget-min", "0.001"] and first["time_budget_s"] == pytest.approx(
+        0.06
+    )
