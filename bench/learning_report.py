@@ -68,6 +68,23 @@ def _budget_text(budget: dict[str, Any], *, lengths: list[int] | None = None) ->
     )
 
 
+def _method_lr(method: str, budget_lr: float) -> float | None:
+    """The learning rate a method trained at: its own where it sets one (sft-lr5e-6), else the budget's;
+    None for the untrained base."""
+    from bench.learning_methods import find_method  # imports torch: only when a report is written
+
+    if method == "base":
+        return None
+    try:
+        return find_method(method).overrides.get("lr", budget_lr)
+    except ValueError:  # a method recorded by an older version of the benchmark
+        return budget_lr
+
+
+def _lr_text(lr: float | None) -> str:
+    return "–" if lr is None else f"{lr:g}"
+
+
 def _model_text(model: str, device: str | None) -> str:
     """The model, and the device where it is not the CPU (records before devices were recorded: CPU)."""
     return model if device in (None, "cpu") else f"{model} on {device}"
@@ -203,16 +220,21 @@ def comparison_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
         lines += [
             f"### {skill} on {model} ({budget}; eval n={n}; {'files' if ',' in tags else 'file'} {tags})",
             "",
-            "| method | seeds | new-task acc % | general probe % | KL from base | train s | paper 7B task / prior | notes |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| method | seeds | lr | new-task acc % | general probe % | KL from base | train s | paper 7B task / prior | notes |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
+        trained_lr = {  # recorded with the run where it was (not for TRL), else the method's table entry
+            run["method"]: run.get("settings", {}).get("lr")
+            or _method_lr(run.get("variant", run["method"]), run["budget"]["lr"])
+            for run in runs
+        }
         for row in rows:
             paper = PAPER_BESIDE.get(skill, {}).get(row["method"])
             kl = f"{statistics.fmean(row['kl']):.4f}" if row["kl"] else "–"
             train_s = f"{statistics.fmean(row['train_s']):.0f}" if row["train_s"] else "–"
             seeds = ",".join("–" if s is None else str(s) for s in row["seeds"]) or "–"
             lines.append(
-                f"| {row['method']} | {seeds} | {_pct(row['task'])} | {_pct(row['general'])} | {kl} | {train_s} "
+                f"| {row['method']} | {seeds} | {_lr_text(trained_lr[row['method']])} | {_pct(row['task'])} | {_pct(row['general'])} | {kl} | {train_s} "
                 f"| {f'{paper[0]} / {paper[1]}' if paper else ''} | {'; '.join(row['problems'])} |"
             )
         lines.append("")
@@ -306,10 +328,10 @@ def sequential_over_seeds(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
             "",
             "Where each method ended, after the last skill.",
             "",
-            "| method | seeds | "
+            "| method | seeds | lr | "
             + " | ".join(f"{s} %" for s in skills)
             + " | general % | KL | ACC % | forgetting pts |",
-            "| --- " * (len(skills) + 6) + "|",
+            "| --- " * (len(skills) + 7) + "|",
         ]
         for method in sorted(by_method, key=_method_rank):
             records = sorted(by_method[method], key=lambda r: r["seed"])
@@ -321,7 +343,8 @@ def sequential_over_seeds(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
             kl_mean, kl_sd = _mean_sd([row["kl_from_base"] for row in last_rows])
             forgetting = [s["forgetting"] for s in last_summaries if s["forgetting"] is not None]
             lines.append(
-                f"| {method} | {','.join(str(record['seed']) for record in records)} | "
+                f"| {method} | {','.join(str(record['seed']) for record in records)} "
+                f"| {_lr_text(_method_lr(method, first['budget']['lr']))} | "
                 + " | ".join(_pct([row["accuracy"][s] for row in last_rows]) for s in skills)
                 + f" | {_pct([row['general_score'] for row in last_rows])} | {kl_mean:.4f}"
                 + (f" ± {kl_sd:.4f}" if kl_sd is not None else "")
@@ -345,8 +368,9 @@ def sequential_section(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
     for tag, record in records:
         model = _invocation_model_text(by_tag[tag])
         lengths = [row["max_new_tokens"] for row in record["rows"] if row.get("max_new_tokens")]
+        budget = {**record["budget"], "lr": _method_lr(record["method"], record["budget"]["lr"])}
         lines += [
-            f"### {record['method']} on {model}, {' → '.join(record['skills'])}, seed {record['seed']} ({_budget_text(record['budget'], lengths=lengths)} per skill; file learning-{tag}.json)",
+            f"### {record['method']} on {model}, {' → '.join(record['skills'])}, seed {record['seed']} ({_budget_text(budget, lengths=lengths)} per skill; file learning-{tag}.json)",
             "",
         ]
         if record["status"] != "ok":

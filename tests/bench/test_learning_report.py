@@ -101,11 +101,11 @@ def test_sequential_runs_of_two_seeds_are_summarised_with_mean_and_spread(tmp_pa
     assert heading in report
     # tooluse 0.5 and 0.3 -> 40 ± 14.1; dates 90 / 70 -> 80 ± 14.1; forgetting 0 and 20 pts -> 10 ± 14.1.
     assert (
-        "| sft | 0,1 | 40.0 ± 14.1 | 80.0 ± 14.1 | 60.0 ± 0.0 | 0.1500 ± 0.0707 | 60.0 ± 14.1 | 10.0 ± 14.1 |"
+        "| sft | 0,1 | 2e-05 | 40.0 ± 14.1 | 80.0 ± 14.1 | 60.0 ± 0.0 | 0.1500 ± 0.0707 | 60.0 ± 14.1 | 10.0 ± 14.1 |"
         in report
     )
     assert (
-        "| sdft-default | 0,1 | 50.0 ± 0.0 | 50.0 ± 14.1 | 45.0 ± 7.1 | 0.0500 ± 0.0000 | 50.0 ± 7.1 | 0.0 ± 0.0 |"
+        "| sdft-default | 0,1 | 2e-05 | 50.0 ± 0.0 | 50.0 ± 14.1 | 45.0 ± 7.1 | 0.0500 ± 0.0000 | 50.0 ± 7.1 | 0.0 ± 0.0 |"
         in report
     )
     # Each record still has its own regression table.
@@ -181,9 +181,34 @@ def test_gpu_runs_are_reported_apart_with_their_device_and_precision(tmp_path: P
         "### dates on tiny on cuda (20 steps × 4 prompts, lr 2e-05, rollouts ≤32 tokens, bf16 autocast; eval n=50; "
         "file learning-gpu.json)" in report
     )
-    assert "| sft | 0 | 80.0 |" in report and "| sft | 0 | 100.0 |" in report
+    assert "| sft | 0 | 2e-05 | 80.0 |" in report and "| sft | 0 | 2e-05 | 100.0 |" in report
     assert "### sft on tiny on cuda, tooluse → dates, seed 1 (" in report
     assert "### Over seeds: tiny on cuda, tooluse → dates (" in report
     assert (
         "bf16 autocast per skill; eval ≤50 rows per skill, probe 60 items; files learning-gpu.json)" in report
+    )
+
+
+def test_each_row_names_the_learning_rate_its_method_trained_at(tmp_path: Path) -> None:
+    # The heading gives the budget's lr; sft-lr5e-6 and the lr-5e-5 SDFT variant train at their own.
+    runs = [comparison_run("base", None, 0.0, device=None), comparison_run("sft", 0, 0.9, device=None)]
+    runs += [{**comparison_run("sft-lr5e-6", 0, 1.0, device=None), "settings": {"method": "sft", "lr": 5e-6}}]
+    runs += [{**comparison_run("trl-sdft", 0, 0.1, device=None), "settings": {"beta": 0.0}}]  # no lr recorded
+    sequential = [sequential_record("sdft-format-skip0-lr5e-5", 0, {"tooluse": 0.5, "dates": 0.9}, 0.6, 0.1)]
+    (tmp_path / "learning-lr.json").write_text(
+        json.dumps(
+            {
+                "runs": runs,
+                "sequential": sequential,
+                "invocation": {"argv": [], "settings": {"model": "tiny"}, "wall_s": 60.0},
+                "updated": 1.0,
+            }
+        )
+    )
+    report = write_report(tmp_path)
+    assert "| base | – | – | 0.0 |" in report and "| sft | 0 | 2e-05 | 90.0 |" in report
+    assert "| sft-lr5e-6 | 0 | 5e-06 | 100.0 |" in report and "| trl-sdft | 0 | 2e-05 | 10.0 |" in report
+    assert (
+        "### sdft-format-skip0-lr5e-5 on tiny, tooluse → dates, seed 0 (12 steps × 4 prompts, lr 5e-05,"
+        in report
     )
