@@ -62,7 +62,6 @@ class Method:
     description: str
     overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields beyond the budget
     science_tagged: bool = False  # train on science demonstrations in the graded <answer> format
-    needs_general_prompts: bool = False
 
     @property
     def family(self) -> str:
@@ -172,7 +171,6 @@ VARIANTS: dict[str, Method] = {
             "engine",
             "SDFT paper, no skipped tokens, 25% general prompts",
             {"skip_first_tokens": 0, "general_mix": 0.25},
-            needs_general_prompts=True,
         ),
         Method("sdft-lr1e-4", "engine", "SDFT paper, lr 1e-4", {"lr": 1e-4}),
         Method("sdft-ema05", "engine", "SDFT paper, EMA rate 0.05", {"ema_rate": 0.05}),
@@ -181,7 +179,6 @@ VARIANTS: dict[str, Method] = {
             "engine",
             "SDFT paper + 25% general prompts scored by the starting model",
             {"general_mix": 0.25},
-            needs_general_prompts=True,
         ),
         Method("sdft-jsd", "engine", "SDFT paper with the generalized JSD (beta 0.5)", {"divergence": "jsd"}),
         Method(
@@ -219,7 +216,6 @@ VARIANTS: dict[str, Method] = {
             "engine",
             "SDFT paper, format teacher template, no skipped tokens, 25% general prompts",
             {"teacher_template": FORMAT_TEACHER_TEMPLATE, "skip_first_tokens": 0, "general_mix": 0.25},
-            needs_general_prompts=True,
         ),
         Method(
             "sdft-lora16", "engine", "SDFT paper with LoRA rank 16 at lr 2e-4", {"lora_rank": 16, "lr": 2e-4}
@@ -229,7 +225,6 @@ VARIANTS: dict[str, Method] = {
             "engine",
             "SDFT paper, lr 5e-5 and 25% general prompts",
             {"lr": 5e-5, "general_mix": 0.25},
-            needs_general_prompts=True,
         ),
         Method(
             "sft-lr5e-5",
@@ -292,40 +287,6 @@ def find_method(name: str) -> Method:
     )
 
 
-# Open-ended prompts for general_mix, written for this benchmark and unlike the probe's items
-# (no arithmetic, capitals, capitalisation or JSON), so mixing them in never trains on the probe.
-GENERAL_PROMPTS: list[str] = [
-    "Give me three tips for sleeping better.",
-    "Explain in two sentences why the sky looks blue.",
-    "Write a short, friendly reminder to water the plants.",
-    "What are some good habits for learning a new language?",
-    "Describe a rainy afternoon in a few sentences.",
-    "How do I politely decline an invitation to a party?",
-    "Suggest a name for a small bakery and explain it.",
-    "What should I pack for a weekend hiking trip?",
-    "Summarise the plot of a fairy tale you like.",
-    "Why is it important to drink water during exercise?",
-    "Write a haiku about the sea.",
-    "How can I keep my desk tidy?",
-    "Explain what a library card is to a child.",
-    "Give two arguments for walking to work.",
-    "What is a good way to start a presentation?",
-    "Describe how bread rises, simply.",
-    "Write a thank-you note to a neighbour who helped me move.",
-    "What makes a good team meeting?",
-    "Suggest a quick vegetarian lunch.",
-    "How do bees help plants?",
-    "Tell me a fun fact about octopuses.",
-    "Explain what recycling means in one paragraph.",
-    "Write a two-line poem about winter mornings.",
-    "How should I prepare for a job interview?",
-]
-
-
-def general_prompts() -> list[list[dict[str, str]]]:
-    return [[{"role": "user", "content": text}] for text in GENERAL_PROMPTS]
-
-
 @dataclass
 class TrainOutcome:
     wall_s: float
@@ -372,7 +333,6 @@ def train_engine(
         sink=sink,
         work_dir=work_dir,
         resume=False,
-        general_prompts=general_prompts() if method.needs_general_prompts else None,
         replay=replay if config.replay_fraction else None,
     )
     wall = time.perf_counter() - started

@@ -70,7 +70,9 @@ def add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work-dir", type=Path, help="step checkpoints (default: .<out>.work beside --out)")
     parser.add_argument("--no-resume", action="store_true", help="ignore step checkpoints in the work dir")
     parser.add_argument(
-        "--general-prompts", type=Path, help="JSONL of {prompt} rows mixed in with --general-mix"
+        "--general-prompts",
+        type=Path,
+        help="JSONL of {prompt} rows mixed in with --general-mix (default: the built-in set, worker/sdft/general_prompts.py)",
     )
     parser.add_argument("--traces", type=Path, help="append per-token traces here as JSONL")
     parser.add_argument(

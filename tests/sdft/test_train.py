@@ -335,7 +335,18 @@ def test_general_prompts_bf16_live_teacher_and_traces(tiny, tmp_path: Path) -> N
     }
     assert len(token["student_top"]) == 5 and len(token["teacher_top"][0]) == 2
     with pytest.raises(ConfigError, match="general"):
-        train(loaded=tiny, examples=EXAMPLES, config=config, sink=ListSink(), work_dir=tmp_path / "x")
+        train(
+            loaded=tiny,
+            examples=EXAMPLES,
+            config=config,
+            sink=ListSink(),
+            work_dir=tmp_path / "x",
+            general_prompts=[],
+        )
+    # None given (a job from the app, the CLI without --general-prompts): the built-in set is mixed in.
+    builtin_sink = ListSink()
+    train(loaded=tiny, examples=EXAMPLES, config=config, sink=builtin_sink, work_dir=tmp_path / "y")
+    assert all("general_divergence" in metrics for _, metrics in builtin_sink.steps)
 
 
 def test_a_prompt_that_cannot_fit_is_an_error_naming_its_line(tiny, tmp_path: Path) -> None:

@@ -71,3 +71,19 @@ def test_a_worker_replays_the_first_skill_while_training_the_second(
     assert first_manifest["replay"] == [] and first_manifest["config"]["replay_fraction"] == 0.0
     assert second_manifest["replay"] == [{"skill": "a", "examples": 4}]
     assert second_manifest["config"]["replay_fraction"] == 0.5
+
+
+def test_a_job_with_general_mix_trains_on_the_builtin_general_prompts(
+    client: TestClient, db_session: Session, worker: WorkerProcess
+) -> None:
+    # The app has no general prompts of its own to send: the engine mixes in its built-in set. Before
+    # that, every job with General mix > 0 failed ("no general prompts were given").
+    skill, version = make_skill_with_version(db_session, "a")
+    db_session.commit()
+    track = client.post("/api/tracks", json={"name": "t", "base_model": "tiny"}).json()
+    job = submit(client, track["id"], skill.id, version.id, config={**FAST, "general_mix": 0.5})
+    job = wait_for(client, job["id"], worker, lambda j: j["state"] in TERMINAL)
+    assert job["state"] == "succeeded", job["error"]
+    assert all("general_divergence" in step["metrics"] for step in job["steps"]), job["steps"]
+    manifest = client.get(f"/api/checkpoints/{job['result_checkpoint_id']}").json()["manifest"]
+    assert manifest["config"]["general_mix"] == 0.5

@@ -28,6 +28,7 @@ from torch.distributed.optim import ZeroRedundancyOptimizer
 
 from worker.sdft.config import ConfigError, TrainConfig
 from worker.sdft.data import DataError, Example, examples_hash
+from worker.sdft.general_prompts import builtin_general_prompts
 from worker.sdft.models import LoadedModel
 from worker.sdft.monitors import Monitors, MonitorStop, report_warnings
 from worker.sdft.parallel import DataParallel
@@ -296,8 +297,10 @@ def train(
     """
     if not examples:
         raise DataError(None, "demonstrations", "no demonstrations to train on")
+    if general_per_step(config) and general_prompts is None:
+        general_prompts = builtin_general_prompts()  # what a job from the app or the CLI mixes in
     if general_per_step(config) and not general_prompts:
-        raise ConfigError("general_mix", "is set but no general prompts were given")
+        raise ConfigError("general_mix", "is set but the general prompts given are empty")
     work_dir = Path(work_dir)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # LoRA's initial A matrices are random: same seed, same run
