@@ -137,8 +137,10 @@ METHODS: dict[str, Method] = {
         Method(
             "sdft-default",
             "engine",
-            "SDFT with Apprentice's defaults: the paper's, but the format teacher template and no skipped tokens",
-            {name: getattr(TrainConfig(), name) for name in PAPER_SETTINGS},
+            "SDFT with Apprentice's defaults below 0.3B parameters: the paper's, but the format teacher template "
+            "and no skipped tokens (from 0.3B the product adds 25% general prompts: sdft-format-skip0-mix25)",
+            # general_mix stays 0 here whatever the model, so that runs under this name mean one thing
+            {**{name: getattr(TrainConfig(), name) for name in PAPER_SETTINGS}, "general_mix": 0.0},
         ),
         Method(
             "sdft-frozen", "engine", "SDFT with the starting model as a frozen teacher", {"teacher": "frozen"}
@@ -214,7 +216,7 @@ VARIANTS: dict[str, Method] = {
         Method(
             "sdft-format-skip0-mix25",
             "engine",
-            "SDFT paper, format teacher template, no skipped tokens, 25% general prompts",
+            "SDFT paper, format teacher template, no skipped tokens, 25% general prompts (the defaults from 0.3B)",
             {"teacher_template": FORMAT_TEACHER_TEMPLATE, "skip_first_tokens": 0, "general_mix": 0.25},
         ),
         Method(

@@ -78,8 +78,8 @@ def add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--paper",
         action="store_true",
-        help="the SDFT paper's settings where the defaults differ: its teacher template and 3 skipped "
-        "tokens (--config and the flags below still override them)",
+        help="the SDFT paper's settings where the defaults differ: its teacher template, 3 skipped "
+        "tokens and no general prompts (--config and the flags below still override them)",
     )
     _add_template_argument(parser)
     length = parser.add_mutually_exclusive_group()
@@ -240,7 +240,7 @@ def run_train(args: argparse.Namespace) -> int:
         "parent": parent,
         "start_model": args.model,
         "method": config.method,
-        "config": config.to_dict(),
+        "config": {**config.to_dict(), **result.resolved},
         "data_hash": examples_hash(examples),
         "data_file": str(args.demos),
         "steps": result.steps_done,

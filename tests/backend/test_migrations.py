@@ -87,7 +87,7 @@ def test_existing_skills_and_jobs_keep_the_paper_settings_when_the_defaults_chan
             configs = connection.execute(text("SELECT config FROM job ORDER BY id")).scalars()
             return list(templates), [json.loads(value) for value in configs]
 
-    command.upgrade(config, "head")
+    command.upgrade(config, "0007")
     templates, configs = stored()
     assert templates == [PAPER_TEACHER_TEMPLATE, "{prompt} then {demonstration}"]
     assert configs == [{"skip_first_tokens": 3}, {"skip_first_tokens": 1}, {}]
@@ -96,4 +96,43 @@ def test_existing_skills_and_jobs_keep_the_paper_settings_when_the_defaults_chan
     templates, configs = stored()
     assert templates == [None, "{prompt} then {demonstration}"]
     assert configs == [{}, {"skip_first_tokens": 1}, {}]
+    engine.dispose()
+
+
+def test_existing_sdft_jobs_keep_general_prompts_off_when_general_mix_becomes_auto(tmp_path: Path) -> None:
+    """0008: an SDFT job without general_mix mixed in none; unset now means auto (0.25 from 0.3B)."""
+    url = f"sqlite:///{tmp_path / 'general.db'}"
+    config = _config(url)
+    command.upgrade(config, "0007")
+    engine = create_engine(url)
+    job_columns = (
+        "kind, method, config, queue, position, state, attempt, max_attempts, last_step, total_steps, "
+        "cancel_requested, summary, created_at"
+    )
+    with engine.begin() as connection:
+        for method, state, job_config in (
+            ("sdft", "queued", "{}"),
+            ("sdft", "running", '{"general_mix": 0.5}'),
+            ("sdft", "succeeded", '{"steps": 4}'),
+            ("sft", "queued", "{}"),
+        ):
+            connection.execute(
+                text(
+                    f"INSERT INTO job ({job_columns}) VALUES "
+                    "('train', :method, :config, 'cpu', 0, :state, 1, 3, 0, 5, 0, '{}', '2026-12-04 00:00:00')"
+                ),
+                {"method": method, "state": state, "config": job_config},
+            )
+
+    def stored() -> list[dict]:
+        with engine.connect() as connection:
+            return [
+                json.loads(value)
+                for value in connection.execute(text("SELECT config FROM job ORDER BY id")).scalars()
+            ]
+
+    command.upgrade(config, "head")
+    assert stored() == [{"general_mix": 0.0}, {"general_mix": 0.5}, {"steps": 4, "general_mix": 0.0}, {}]
+    command.downgrade(config, "0007")
+    assert stored() == [{}, {"general_mix": 0.5}, {"steps": 4}, {}]
     engine.dispose()

@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 
 from worker.sdft.config import (
+    AUTO_GENERAL_MIX,
     FORMAT_TEACHER_TEMPLATE,
     PAPER_SETTINGS,
     PAPER_TEACHER_TEMPLATE,
     ConfigError,
     TrainConfig,
+    resolve_general_mix,
 )
 
 
@@ -69,6 +71,20 @@ def test_bad_values_name_their_field(data: dict, field: str) -> None:
         TrainConfig.from_dict(data)
     assert error.value.field == field
     assert error.value.message
+
+
+def test_general_mix_left_unset_is_decided_by_the_models_size() -> None:
+    config = TrainConfig()
+    assert config.general_mix is None and TrainConfig(**PAPER_SETTINGS).general_mix == 0.0
+    assert resolve_general_mix(config, 494_032_768).general_mix == AUTO_GENERAL_MIX == 0.25  # Qwen2.5-0.5B
+    assert resolve_general_mix(config, 134_515_008).general_mix == 0.0  # SmolLM2-135M
+    assert resolve_general_mix(TrainConfig(method="sft"), 7_000_000_000).general_mix == 0.0
+    assert resolve_general_mix(TrainConfig(general_mix=0.1), 10**9).general_mix == 0.1  # set: kept
+    # The batch must have room for what auto may become: replay 0.75 of 4 plus 1 general prompt is all 4.
+    TrainConfig(batch_size=4, replay_fraction=0.75, general_mix=0.0)
+    with pytest.raises(ConfigError, match="auto") as error:
+        TrainConfig(batch_size=4, replay_fraction=0.75)
+    assert error.value.field == "replay_fraction"
 
 
 def test_integral_floats_are_accepted_for_integers() -> None:

@@ -349,6 +349,34 @@ def test_general_prompts_bf16_live_teacher_and_traces(tiny, tmp_path: Path) -> N
     assert all("general_divergence" in metrics for _, metrics in builtin_sink.steps)
 
 
+def test_an_unset_general_mix_is_decided_by_the_models_size(
+    tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = TrainConfig(steps=1, **FAST)
+    small = train(
+        loaded=tiny, examples=EXAMPLES, config=config, sink=(sink := ListSink()), work_dir=tmp_path / "a"
+    )
+    assert small.resolved == {"general_mix": 0.0} and "general_divergence" not in sink.steps[0][1]
+    # As if the tiny model were 0.3B parameters or more: a quarter of each batch is built-in general prompts.
+    monkeypatch.setattr("worker.sdft.config.AUTO_GENERAL_MIX_MIN_PARAMETERS", 1)
+    large = train(
+        loaded=tiny,
+        examples=EXAMPLES,
+        config=config.replace(batch_size=4),
+        sink=(sink := ListSink()),
+        work_dir=tmp_path / "b",
+    )
+    assert large.resolved == {"general_mix": 0.25} and "general_divergence" in sink.steps[0][1]
+    explicit = train(
+        loaded=tiny,
+        examples=EXAMPLES,
+        config=config.replace(general_mix=0.0),
+        sink=ListSink(),
+        work_dir=tmp_path / "c",
+    )
+    assert explicit.resolved == {}  # a set value is the config's own
+
+
 def test_a_prompt_that_cannot_fit_is_an_error_naming_its_line(tiny, tmp_path: Path) -> None:
     long_demo = Example(prompt=[{"role": "user", "content": "Q"}], demonstration="word " * 3000, line=7)
     with pytest.raises(DataError) as error:

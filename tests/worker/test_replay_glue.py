@@ -87,3 +87,10 @@ def test_a_job_with_general_mix_trains_on_the_builtin_general_prompts(
     assert all("general_divergence" in step["metrics"] for step in job["steps"]), job["steps"]
     manifest = client.get(f"/api/checkpoints/{job['result_checkpoint_id']}").json()["manifest"]
     assert manifest["config"]["general_mix"] == 0.5
+    # Unset, the tiny model (under 0.3B parameters) mixes in none, and the checkpoint says so.
+    auto = submit(client, track["id"], skill.id, version.id)
+    auto = wait_for(client, auto["id"], worker, lambda j: j["state"] in TERMINAL)
+    assert auto["state"] == "succeeded", auto["error"]
+    assert "general_mix" not in auto["config"] and "general_divergence" not in auto["steps"][0]["metrics"]
+    manifest = client.get(f"/api/checkpoints/{auto['result_checkpoint_id']}").json()["manifest"]
+    assert manifest["config"]["general_mix"] == 0.0

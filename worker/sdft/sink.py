@@ -2,7 +2,9 @@
 
 The worker's sink writes to the database (guarded by the job's attempt); tests and the CLI use
 ListSink, which records everything in memory. A sink may also take `on_warning(step, warning)`:
-monitor warnings (monitors.py) reach it before that step's `on_step`.
+monitor warnings (monitors.py) reach it before that step's `on_step`; and a sink with a
+`total_steps` attribute is given the run's total once the model is loaded (an auto general_mix
+changes it in an epochs-based run).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch.distributed.optim import ZeroRedundancyOptimizer
 
-from worker.sdft.config import ConfigError, TrainConfig
+from worker.sdft.config import AUTO_GENERAL_MIX, ConfigError, TrainConfig, resolve_general_mix
 from worker.sdft.data import DataError, Example, examples_hash
 from worker.sdft.general_prompts import builtin_general_prompts
 from worker.sdft.models import LoadedModel
@@ -51,6 +51,9 @@ class TrainResult:
     resumed_from: int = 0
     final_metrics: dict[str, float] = field(default_factory=dict)
     skipped_steps: int = 0  # updates not applied because the loss or the gradient was not finite
+    # settings the config left to the model, as decided for it (general_mix auto): a manifest records
+    # {**config.to_dict(), **resolved}
+    resolved: dict[str, Any] = field(default_factory=dict)
 
 
 def training_attention(device_type: str) -> contextlib.AbstractContextManager[Any]:
@@ -92,7 +95,10 @@ def demonstrations_per_step(config: TrainConfig) -> int:
 
 
 def general_per_step(config: TrainConfig) -> int:
-    return round(config.batch_size * config.general_mix) if config.method == "sdft" else 0
+    """General prompts in each batch; for an auto general_mix not yet decided (the model unknown), the
+    most it can be, so an epochs-based step count made before loading is never short."""
+    general_mix = AUTO_GENERAL_MIX if config.general_mix is None else config.general_mix
+    return round(config.batch_size * general_mix) if config.method == "sdft" else 0
 
 
 def lr_at(step: int, *, config: TrainConfig, total: int) -> float:
@@ -297,6 +303,9 @@ def train(
     """
     if not examples:
         raise DataError(None, "demonstrations", "no demonstrations to train on")
+    resolved_config = resolve_general_mix(config, sum(p.numel() for p in loaded.model.parameters()))
+    resolved = {"general_mix": resolved_config.general_mix} if config.general_mix is None else {}
+    config = resolved_config
     if general_per_step(config) and general_prompts is None:
         general_prompts = builtin_general_prompts()  # what a job from the app or the CLI mixes in
     if general_per_step(config) and not general_prompts:
@@ -317,6 +326,8 @@ def train(
         raise ConfigError("replay_fraction", "is set but no earlier skill's demonstrations were given")
     data_hash = examples_hash(examples + replay_examples(replay or []) if replay_pairs else examples)
     total = total_steps(config, len(examples))
+    if hasattr(sink, "total_steps"):  # a job's sink, told the total before loading: now it is exact
+        sink.total_steps = total
     engine = rollout_engine or build_rollout_engine(loaded, config)
     use_bf16 = config.dtype == "bfloat16"
     device_type = loaded.device.type
@@ -379,7 +390,9 @@ def train(
                 teachers.load_state_tensors(state.teacher)
             start = state.step
 
-    result = TrainResult(steps_done=start, total_steps=total, stopped=False, resumed_from=start)
+    result = TrainResult(
+        steps_done=start, total_steps=total, stopped=False, resumed_from=start, resolved=resolved
+    )
     nonfinite_streak = 0
     # leave the caller's random state as it was
     with torch.random.fork_rng(devices=[]), training_attention(device_type):

@@ -242,7 +242,11 @@ def _train_in_process(
     result = train(loaded=loaded, config=config, resume=True, **job)
 
     def write() -> Path:
-        full_manifest = {**manifest, "config": config.to_dict(), "metrics": result.final_metrics}
+        full_manifest = {
+            **manifest,
+            "config": {**config.to_dict(), **result.resolved},
+            "metrics": result.final_metrics,
+        }
         return write_checkpoint(loaded, checkpoint_dest, manifest=full_manifest)
 
     return result, write

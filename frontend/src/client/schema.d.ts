@@ -1670,7 +1670,10 @@ export interface components {
             ema_rate?: number | null;
             /** Epochs */
             epochs?: number | null;
-            /** General Mix */
+            /**
+             * General Mix
+             * @description fraction of each batch drawn from built-in general prompts kept close to the starting model (SDFT); unset: 0.25 for models from 0.3B parameters, else 0
+             */
             general_mix?: number | null;
             /** Grad Accum */
             grad_accum?: number | null;

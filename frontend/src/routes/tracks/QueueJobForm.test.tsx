@@ -20,11 +20,10 @@ beforeEach(() => {
 test("choosing SDFT shows what our benchmark measured against SFT; SFT hides it", async () => {
   renderWithProviders(<QueueJobForm onSubmit={() => {}} onCancel={() => {}} pending={false} error={null} />);
   const note = screen.getByRole("note", { name: "What we measured" });
-  expect(note).toHaveTextContent("SFT reached 87 %");
-  expect(note).toHaveTextContent("SDFT with these defaults 67 % and with the paper's settings 9 %");
-  expect(note).toHaveTextContent("SFT reached 25 % and 6 %, SDFT 0 %");
-  expect(note).toHaveTextContent("Qwen2.5-0.5B tool use (8 steps, 2 seeds; base 26 %) SFT reached 37 %, SDFT 26 %");
-  expect(note).toHaveTextContent("4 % with the paper's settings");
+  expect(note).toHaveTextContent("on SmolLM2-135M SFT learned more than SDFT on every skill (dates 87 % against 67 %)");
+  expect(note).toHaveTextContent("kept 68 % of the general probe against SFT's 38 % (base 85 %), but SFT at lr 5e-6 kept 76 %");
+  expect(note).toHaveTextContent("on tool use SFT reached 43 %, SDFT 31 % (base 26 %)");
+  expect(note).toHaveTextContent("SDFT kept 58 % of the probe and SFT 2 %");
   await userEvent.click(screen.getByDisplayValue("sft"));
   expect(screen.queryByRole("note", { name: "What we measured" })).toBeNull();
 });

@@ -22,7 +22,7 @@ const NUMBER_FIELDS: { key: keyof Config; label: string; placeholder?: string; s
   { key: "max_new_tokens", label: "Max new tokens", placeholder: "256" },
   { key: "trace_every", label: "Trace every", placeholder: "0 = never", hint: "steps between per-token traces (token inspector)" },
   { key: "replay_fraction", label: "Replay fraction", placeholder: "0", step: "any", hint: "share of each batch replayed from the track's earlier skills" },
-  { key: "general_mix", label: "General mix", placeholder: "0", step: "any", hint: "share of general prompts kept close to the start (SDFT)" },
+  { key: "general_mix", label: "General mix", placeholder: "auto", step: "any", hint: "share of built-in general prompts kept close to the start (SDFT); empty: 0.25 from 0.3B parameters, else 0" },
   { key: "lora_rank", label: "LoRA rank", placeholder: "full fine-tuning" },
   { key: "num_gpus", label: "GPUs", placeholder: "1", hint: "data parallel over this many GPUs of one worker; must divide the batch size" },
 ];
@@ -145,13 +145,13 @@ export function QueueJobForm({
       {method === "sdft" && (
         // What our own benchmark measured (bench/results/learning.md): users choosing SDFT should know.
         <p className="notice warn small" role="note" aria-label="What we measured">
-          Measured on SmolLM2-135M (dates skill, 20 steps, 2 seeds): SFT reached 87 % on the new skill, SDFT with
-          these defaults 67 % and with the paper's settings 9 %. SDFT stayed closer to the base model (KL 0.02 vs
-          0.12) but SFT did not forget there. On the paper's science and tool-use tasks SFT reached 25 % and 6 %,
-          SDFT 0 % with every setting we tried. On Qwen2.5-0.5B tool use (8 steps, 2 seeds; base 26 %) SFT reached
-          37 %, SDFT 26 % with these defaults and 4 % with the paper's settings, which kept the most of the general
-          probe (87 % vs 73 % and SFT's 72 %, base 90 %). The paper's advantage was measured at 7B; check the
-          dataset's pre-flight report before choosing SDFT on a small model.
+          Measured (bench/results/learning.md, 2 seeds): on SmolLM2-135M SFT learned more than SDFT on every
+          skill (dates 87 % against 67 %) and forgot no more. On Qwen2.5-0.5B SDFT with its defaults (a quarter
+          of general prompts from 0.3B parameters) learned dates as SFT did (99 %) and kept 68 % of the general
+          probe against SFT's 38 % (base 85 %), but SFT at lr 5e-6 kept 76 %; on tool use SFT reached 43 %, SDFT
+          31 % (base 26 %). Learning three skills in a row at 0.5B, SDFT kept 58 % of the probe and SFT 2 %,
+          while SDFT learned less of each skill. The paper's advantage was measured at 7B: compare both methods
+          on your model with the regression matrix, and check the dataset's pre-flight report first.
         </p>
       )}
       {method === "sdft" && (
