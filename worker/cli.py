@@ -240,7 +240,7 @@ def run_train(args: argparse.Namespace) -> int:
         "parent": parent,
         "start_model": args.model,
         "method": config.method,
-        "config": {**config.to_dict(), **result.resolved},
+        "config": result.config_as_run(config),
         "data_hash": examples_hash(examples),
         "data_file": str(args.demos),
         "steps": result.steps_done,

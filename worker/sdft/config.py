@@ -210,6 +210,11 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     @property
+    def general_mix_at_most(self) -> float:
+        """general_mix, or for auto (decided once the model is loaded) the most it can become."""
+        return AUTO_GENERAL_MIX if self.general_mix is None else self.general_mix
+
+    @property
     def lora_scale_alpha(self) -> float:
         assert self.lora_rank is not None
         return self.lora_alpha if self.lora_alpha is not None else 2.0 * self.lora_rank
@@ -336,7 +341,7 @@ def _validate(config: TrainConfig) -> None:
                 "is for full fine-tuning; a LoRA adapter's base weights fit one GPU unsharded",
             )
     # Auto may become AUTO_GENERAL_MIX once the model is known: the batch must have room for it.
-    general_mix = AUTO_GENERAL_MIX if config.general_mix is None else config.general_mix
+    general_mix = config.general_mix_at_most
     for name in ("warmup_ratio", "general_mix", "replay_fraction", "lora_dropout"):
         value = general_mix if name == "general_mix" else getattr(config, name)
         if not isinstance(value, int | float) or not 0.0 <= value < 1.0:

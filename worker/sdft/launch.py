@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
                     Path(spec.checkpoint_dest),
                     manifest={
                         **spec.manifest,
-                        "config": {**config.to_dict(), **result.resolved},
+                        "config": result.config_as_run(config),
                         "metrics": result.final_metrics,
                         "num_gpus": parallel.world_size,
                     },

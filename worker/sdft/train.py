@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch.distributed.optim import ZeroRedundancyOptimizer
 
-from worker.sdft.config import AUTO_GENERAL_MIX, ConfigError, TrainConfig, resolve_general_mix
+from worker.sdft.config import ConfigError, TrainConfig, resolve_general_mix
 from worker.sdft.data import DataError, Example, examples_hash
 from worker.sdft.general_prompts import builtin_general_prompts
 from worker.sdft.models import LoadedModel
@@ -51,9 +51,12 @@ class TrainResult:
     resumed_from: int = 0
     final_metrics: dict[str, float] = field(default_factory=dict)
     skipped_steps: int = 0  # updates not applied because the loss or the gradient was not finite
-    # settings the config left to the model, as decided for it (general_mix auto): a manifest records
-    # {**config.to_dict(), **resolved}
+    # settings the config left to the model, as decided for it (general_mix auto)
     resolved: dict[str, Any] = field(default_factory=dict)
+
+    def config_as_run(self, config: TrainConfig) -> dict[str, Any]:
+        """What a manifest records: the run's `config` with the settings decided for the model."""
+        return {**config.to_dict(), **self.resolved}
 
 
 def training_attention(device_type: str) -> contextlib.AbstractContextManager[Any]:
@@ -97,8 +100,7 @@ def demonstrations_per_step(config: TrainConfig) -> int:
 def general_per_step(config: TrainConfig) -> int:
     """General prompts in each batch; for an auto general_mix not yet decided (the model unknown), the
     most it can be, so an epochs-based step count made before loading is never short."""
-    general_mix = AUTO_GENERAL_MIX if config.general_mix is None else config.general_mix
-    return round(config.batch_size * general_mix) if config.method == "sdft" else 0
+    return round(config.batch_size * config.general_mix_at_most) if config.method == "sdft" else 0
 
 
 def lr_at(step: int, *, config: TrainConfig, total: int) -> float:

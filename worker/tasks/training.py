@@ -242,11 +242,7 @@ def _train_in_process(
     result = train(loaded=loaded, config=config, resume=True, **job)
 
     def write() -> Path:
-        full_manifest = {
-            **manifest,
-            "config": {**config.to_dict(), **result.resolved},
-            "metrics": result.final_metrics,
-        }
+        full_manifest = {**manifest, "config": result.config_as_run(config), "metrics": result.final_metrics}
         return write_checkpoint(loaded, checkpoint_dest, manifest=full_manifest)
 
     return result, write
