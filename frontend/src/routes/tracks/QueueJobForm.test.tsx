@@ -24,6 +24,7 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT hides it"
   expect(note).toHaveTextContent("kept 68 % of the general probe against SFT's 38 % (base 85 %), but SFT at lr 5e-6 kept 76 %");
   expect(note).toHaveTextContent("on tool use SFT reached 43 %, SDFT 31 % (base 26 %)");
   expect(note).toHaveTextContent("SDFT kept 58 % of the probe and SFT 2 %");
+  expect(note).toHaveTextContent("SFT at lr 5e-6 kept 55 % and learned more of each skill");
   await userEvent.click(screen.getByDisplayValue("sft"));
   expect(screen.queryByRole("note", { name: "What we measured" })).toBeNull();
 });
