@@ -30,6 +30,11 @@ async function queueSkill(page: Page, skillName: string, steps: number) {
   // SDFT is preselected, with what our benchmark measured against SFT beside it.
   await expect(dialog.getByRole("note", { name: "What we measured" })).toContainText("SFT reached");
   await snap(page, "11a-queue-form-sdft");
+  // SFT shows what the benchmark measured of its learning rate instead.
+  await dialog.getByRole("radio", { name: /^SFT/ }).check();
+  await expect(dialog.getByRole("note", { name: "What we measured for SFT" })).toContainText("SFT at lr 1e-5 learned as much");
+  await snap(page, "11b-queue-form-sft");
+  await dialog.getByRole("radio", { name: /^SDFT/ }).check();
   // Small and fast on the tiny model: short completions, traces every 2 steps.
   await dialog.getByLabel("Steps", { exact: true }).fill(String(steps));
   await dialog.getByLabel("Batch size").fill("2");

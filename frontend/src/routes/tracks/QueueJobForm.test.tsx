@@ -17,7 +17,7 @@ beforeEach(() => {
   server.requests = [];
 });
 
-test("choosing SDFT shows what our benchmark measured against SFT; SFT hides it", async () => {
+test("choosing SDFT shows what our benchmark measured against SFT; SFT shows what it measured of SFT's learning rate", async () => {
   renderWithProviders(<QueueJobForm onSubmit={() => {}} onCancel={() => {}} pending={false} error={null} />);
   const note = screen.getByRole("note", { name: "What we measured" });
   expect(note).toHaveTextContent("on SmolLM2-135M SFT learned more than SDFT on every skill (dates 87 % against 67 %)");
@@ -27,6 +27,12 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT hides it"
   expect(note).toHaveTextContent("SFT at lr 5e-6 kept 55 % and learned more of each skill");
   await userEvent.click(screen.getByDisplayValue("sft"));
   expect(screen.queryByRole("note", { name: "What we measured" })).toBeNull();
+  const sftNote = screen.getByRole("note", { name: "What we measured for SFT" });
+  expect(sftNote).toHaveTextContent("SFT at lr 1e-5 learned as much as at the default 2e-5");
+  expect(sftNote).toHaveTextContent("On 0.5B the default overwrote most of the general probe (85 % → 38 % after dates");
+  expect(sftNote).toHaveTextContent("On 135M lr 5e-6 learned much less (dates 59 % against 87 %)");
+  await userEvent.click(screen.getByDisplayValue("sdft"));
+  expect(screen.queryByRole("note", { name: "What we measured for SFT" })).toBeNull();
 });
 
 test("the skipped-tokens field shows the engine's default for the chosen skill's template", async () => {
