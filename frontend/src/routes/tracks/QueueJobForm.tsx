@@ -150,8 +150,9 @@ export function QueueJobForm({
           of general prompts from 0.3B parameters) learned dates as SFT did (99 %) and kept 68 % of the general
           probe against SFT's 38 % (base 85 %), but SFT at lr 5e-6 kept 76 %; on tool use SFT reached 43 %, SDFT
           31 % (base 26 %). Learning three skills in a row at 0.5B, SDFT kept 58 % of the probe and SFT 2 %,
-          but SFT at lr 5e-6 kept 55 % and learned more of each skill. The paper's advantage was measured at 7B: compare both methods
-          on your model with the regression matrix, and check the dataset's pre-flight report first.
+          but SFT at lr 5e-6 kept 55 % and learned more of each skill. The paper's advantage was measured at 7B:
+          compare both methods on your model with the regression matrix, and check the dataset's pre-flight report
+          first.
         </p>
       )}
       {method === "sft" && (
