@@ -8,6 +8,7 @@ from pathlib import Path
 
 from backend.jobs.schemas import JobConfig
 from worker.sdft.config import (
+    AUTO_LR,
     DEFAULT_TEACHER_TEMPLATE,
     PAPER_TEACHER_TEMPLATE,
     ConfigError,
@@ -59,3 +60,11 @@ def test_the_frontends_default_skipped_tokens_are_the_engines() -> None:
         skip_for_template(PAPER_TEACHER_TEMPLATE),
         skip_for_template(DEFAULT_TEACHER_TEMPLATE),
     )
+
+
+def test_the_queue_forms_default_learning_rates_are_the_engines() -> None:
+    """The queue form shows the rate an empty "Learning rate" trains at, by method: it must be AUTO_LR."""
+    source = (Path(__file__).resolve().parents[1] / "frontend/src/routes/tracks/QueueJobForm.tsx").read_text()
+    rule = re.search(r'if \(field.key === "lr"\) return method === "sft" \? "([^"]+)" : "([^"]+)";', source)
+    assert rule is not None, "the queue form's lr placeholder changed shape; update this test with it"
+    assert (float(rule[1]), float(rule[2])) == (AUTO_LR["sft"], AUTO_LR["sdft"])

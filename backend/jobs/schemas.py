@@ -24,7 +24,12 @@ class JobConfig(BaseModel):
     epochs: float | None = Field(default=None, gt=0, le=100)
     batch_size: int | None = Field(default=None, ge=1, le=4096, description="prompts per optimizer step")
     grad_accum: int | None = Field(default=None, ge=1, le=1024)
-    lr: float | None = Field(default=None, gt=0, lt=1)
+    lr: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="AdamW learning rate; unset: 2e-5 for SDFT (the paper's), 1e-5 for SFT",
+    )
     warmup_ratio: float | None = Field(default=None, ge=0, lt=1)
     max_grad_norm: float | None = Field(default=None, gt=0)
     weight_decay: float | None = Field(default=None, ge=0, lt=1)

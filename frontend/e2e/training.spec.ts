@@ -30,9 +30,10 @@ async function queueSkill(page: Page, skillName: string, steps: number) {
   // SDFT is preselected, with what our benchmark measured against SFT beside it.
   await expect(dialog.getByRole("note", { name: "What we measured" })).toContainText("SFT reached");
   await snap(page, "11a-queue-form-sdft");
-  // SFT shows what the benchmark measured of its learning rate instead.
+  // SFT shows what the benchmark measured of its learning rate instead, and its own default rate.
   await dialog.getByRole("radio", { name: /^SFT/ }).check();
-  await expect(dialog.getByRole("note", { name: "What we measured for SFT" })).toContainText("SFT at lr 1e-5 learned as much");
+  await expect(dialog.getByRole("note", { name: "What we measured for SFT" })).toContainText("SFT trains at lr 1e-5 unless told");
+  await expect(dialog.getByLabel("Learning rate")).toHaveAttribute("placeholder", "1e-5");
   await snap(page, "11b-queue-form-sft");
   await dialog.getByRole("radio", { name: /^SDFT/ }).check();
   // Small and fast on the tiny model: short completions, traces every 2 steps.

@@ -7,7 +7,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from backend.models import Base
 from worker.sdft.config import PAPER_TEACHER_TEMPLATE
@@ -99,23 +99,16 @@ def test_existing_skills_and_jobs_keep_the_paper_settings_when_the_defaults_chan
     engine.dispose()
 
 
-def test_existing_sdft_jobs_keep_general_prompts_off_when_general_mix_becomes_auto(tmp_path: Path) -> None:
-    """0008: an SDFT job without general_mix mixed in none; unset now means auto (0.25 from 0.3B)."""
-    url = f"sqlite:///{tmp_path / 'general.db'}"
-    config = _config(url)
-    command.upgrade(config, "0007")
+def _train_jobs_at(url: str, revision: str, jobs: list[tuple[str, str, str]]) -> Engine:
+    """A database at `revision` holding train jobs of (method, state, config JSON)."""
+    command.upgrade(_config(url), revision)
     engine = create_engine(url)
     job_columns = (
         "kind, method, config, queue, position, state, attempt, max_attempts, last_step, total_steps, "
         "cancel_requested, summary, created_at"
     )
     with engine.begin() as connection:
-        for method, state, job_config in (
-            ("sdft", "queued", "{}"),
-            ("sdft", "running", '{"general_mix": 0.5}'),
-            ("sdft", "succeeded", '{"steps": 4}'),
-            ("sft", "queued", "{}"),
-        ):
+        for method, state, job_config in jobs:
             connection.execute(
                 text(
                     f"INSERT INTO job ({job_columns}) VALUES "
@@ -123,16 +116,54 @@ def test_existing_sdft_jobs_keep_general_prompts_off_when_general_mix_becomes_au
                 ),
                 {"method": method, "state": state, "config": job_config},
             )
+    return engine
 
-    def stored() -> list[dict]:
-        with engine.connect() as connection:
-            return [
-                json.loads(value)
-                for value in connection.execute(text("SELECT config FROM job ORDER BY id")).scalars()
-            ]
 
-    command.upgrade(config, "head")
-    assert stored() == [{"general_mix": 0.0}, {"general_mix": 0.5}, {"steps": 4, "general_mix": 0.0}, {}]
-    command.downgrade(config, "0007")
-    assert stored() == [{}, {"general_mix": 0.5}, {"steps": 4}, {}]
+def _job_configs(engine: Engine) -> list[dict]:
+    with engine.connect() as connection:
+        return [
+            json.loads(value)
+            for value in connection.execute(text("SELECT config FROM job ORDER BY id")).scalars()
+        ]
+
+
+def test_existing_sdft_jobs_keep_general_prompts_off_when_general_mix_becomes_auto(tmp_path: Path) -> None:
+    """0008: an SDFT job without general_mix mixed in none; unset now means auto (0.25 from 0.3B)."""
+    url = f"sqlite:///{tmp_path / 'general.db'}"
+    jobs = [
+        ("sdft", "queued", "{}"),
+        ("sdft", "running", '{"general_mix": 0.5}'),
+        ("sdft", "succeeded", '{"steps": 4}'),
+    ]
+    engine = _train_jobs_at(url, "0007", [*jobs, ("sft", "queued", "{}")])
+    command.upgrade(_config(url), "0008")
+    assert _job_configs(engine) == [
+        {"general_mix": 0.0},
+        {"general_mix": 0.5},
+        {"steps": 4, "general_mix": 0.0},
+        {},
+    ]
+    command.downgrade(_config(url), "0007")
+    assert _job_configs(engine) == [{}, {"general_mix": 0.5}, {"steps": 4}, {}]
+    engine.dispose()
+
+
+def test_existing_sft_jobs_keep_lr_2e_5_when_lr_becomes_auto(tmp_path: Path) -> None:
+    """0009: an SFT job without lr trained at 2e-5; unset now means auto (1e-5 for SFT)."""
+    url = f"sqlite:///{tmp_path / 'lr.db'}"
+    jobs = [
+        ("sft", "queued", "{}"),
+        ("sft", "running", '{"lr": 5e-06}'),
+        ("sft", "succeeded", '{"steps": 4}'),
+    ]
+    engine = _train_jobs_at(url, "0008", [*jobs, ("sdft", "queued", '{"general_mix": 0.0}')])
+    command.upgrade(_config(url), "0009")
+    assert _job_configs(engine) == [
+        {"lr": 2e-5},
+        {"lr": 5e-6},
+        {"steps": 4, "lr": 2e-5},
+        {"general_mix": 0.0},
+    ]
+    command.downgrade(_config(url), "0008")
+    assert _job_configs(engine) == [{}, {"lr": 5e-6}, {"steps": 4}, {"general_mix": 0.0}]
     engine.dispose()

@@ -7,12 +7,13 @@ import pytest
 
 from worker.sdft.config import (
     AUTO_GENERAL_MIX,
+    AUTO_LR,
     FORMAT_TEACHER_TEMPLATE,
     PAPER_SETTINGS,
     PAPER_TEACHER_TEMPLATE,
     ConfigError,
     TrainConfig,
-    resolve_general_mix,
+    resolve_auto_settings,
 )
 
 
@@ -20,7 +21,8 @@ def test_defaults_follow_the_paper_but_for_the_teacher_template_and_skipped_toke
     config = TrainConfig()
     assert (config.method, config.teacher, config.divergence) == ("sdft", "ema", "forward_kl")
     assert (config.ema_rate, config.n_rollouts) == (0.01, 1)
-    assert (config.lr, config.warmup_ratio, config.max_grad_norm) == (2e-5, 0.1, 1.0)
+    assert (config.warmup_ratio, config.max_grad_norm) == (0.1, 1.0)
+    assert resolve_auto_settings(config, 10**6).lr == 2e-5
     assert (config.temperature, config.top_p, config.top_k) == (1.0, 1.0, None)
     # Chosen by the learning benchmark (bench/results/learning.md); PAPER_SETTINGS restores the paper's.
     assert (config.teacher_template, config.skip_first_tokens) == (FORMAT_TEACHER_TEMPLATE, 0)
@@ -76,15 +78,27 @@ def test_bad_values_name_their_field(data: dict, field: str) -> None:
 def test_general_mix_left_unset_is_decided_by_the_models_size() -> None:
     config = TrainConfig()
     assert config.general_mix is None and TrainConfig(**PAPER_SETTINGS).general_mix == 0.0
-    assert resolve_general_mix(config, 494_032_768).general_mix == AUTO_GENERAL_MIX == 0.25  # Qwen2.5-0.5B
-    assert resolve_general_mix(config, 134_515_008).general_mix == 0.0  # SmolLM2-135M
-    assert resolve_general_mix(TrainConfig(method="sft"), 7_000_000_000).general_mix == 0.0
-    assert resolve_general_mix(TrainConfig(general_mix=0.1), 10**9).general_mix == 0.1  # set: kept
+    assert resolve_auto_settings(config, 494_032_768).general_mix == AUTO_GENERAL_MIX == 0.25  # Qwen2.5-0.5B
+    assert resolve_auto_settings(config, 134_515_008).general_mix == 0.0  # SmolLM2-135M
+    assert resolve_auto_settings(TrainConfig(method="sft"), 7_000_000_000).general_mix == 0.0
+    assert resolve_auto_settings(TrainConfig(general_mix=0.1), 10**9).general_mix == 0.1  # set: kept
     # The batch must have room for what auto may become: replay 0.75 of 4 plus 1 general prompt is all 4.
     TrainConfig(batch_size=4, replay_fraction=0.75, general_mix=0.0)
     with pytest.raises(ConfigError, match="auto") as error:
         TrainConfig(batch_size=4, replay_fraction=0.75)
     assert error.value.field == "replay_fraction"
+
+
+def test_lr_left_unset_is_decided_by_the_method() -> None:
+    assert TrainConfig().lr is None and TrainConfig(method="sft").lr is None
+    assert resolve_auto_settings(TrainConfig(), 494_032_768).lr == AUTO_LR["sdft"] == 2e-5  # the paper's
+    assert resolve_auto_settings(TrainConfig(method="sft"), 494_032_768).lr == AUTO_LR["sft"] == 1e-5
+    # Decided from the method the run has, not the one the config was first built with.
+    assert resolve_auto_settings(TrainConfig().replace(method="sft"), 10**6).lr == 1e-5
+    assert resolve_auto_settings(TrainConfig(method="sft", lr=2e-5), 10**6).lr == 2e-5  # set: kept
+    with pytest.raises(ConfigError) as error:
+        TrainConfig(lr=0.0)
+    assert error.value.field == "lr"
 
 
 def test_integral_floats_are_accepted_for_integers() -> None:

@@ -91,7 +91,9 @@ def _optimizer_state_elements(rank: int, world_size: int, init_file: str, sizes:
     try:
         torch.manual_seed(0)
         parameters = [torch.nn.Parameter(torch.randn(64, 64)) for _ in range(8)]
-        optimizer = build_optimizer(parameters, config=TrainConfig(), parallel=DataParallel(rank, world_size))
+        optimizer = build_optimizer(
+            parameters, config=TrainConfig(lr=2e-5), parallel=DataParallel(rank, world_size)
+        )
         for parameter in parameters:
             parameter.grad = torch.ones_like(parameter)
         optimizer.step()

@@ -377,6 +377,22 @@ def test_an_unset_general_mix_is_decided_by_the_models_size(
     assert explicit.resolved == {}  # a set value is the config's own
 
 
+def test_an_unset_lr_is_decided_by_the_method(tiny, tmp_path: Path) -> None:
+    fast = {key: value for key, value in FAST.items() if key != "lr"}
+    for method, lr in (("sft", 1e-5), ("sdft", 2e-5)):
+        config = TrainConfig(method=method, steps=1, **fast)
+        result = train(
+            loaded=tiny,
+            examples=EXAMPLES,
+            config=config,
+            sink=(sink := ListSink()),
+            work_dir=tmp_path / method,
+        )
+        assert result.resolved == {"general_mix": 0.0, "lr": lr}
+        assert result.config_as_run(config)["lr"] == lr  # what the manifest records
+        assert sink.steps[0][1]["lr"] == pytest.approx(lr)  # no warm-up: the first step trains at it
+
+
 def test_a_prompt_that_cannot_fit_is_an_error_naming_its_line(tiny, tmp_path: Path) -> None:
     long_demo = Example(prompt=[{"role": "user", "content": "Q"}], demonstration="word " * 3000, line=7)
     with pytest.raises(DataError) as error:

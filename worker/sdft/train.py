@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch.distributed.optim import ZeroRedundancyOptimizer
 
-from worker.sdft.config import ConfigError, TrainConfig, resolve_general_mix
+from worker.sdft.config import AUTO_SETTINGS, ConfigError, TrainConfig, resolve_auto_settings
 from worker.sdft.data import DataError, Example, examples_hash
 from worker.sdft.general_prompts import builtin_general_prompts
 from worker.sdft.models import LoadedModel
@@ -51,7 +51,7 @@ class TrainResult:
     resumed_from: int = 0
     final_metrics: dict[str, float] = field(default_factory=dict)
     skipped_steps: int = 0  # updates not applied because the loss or the gradient was not finite
-    # settings the config left to the model, as decided for it (general_mix auto)
+    # settings the config left auto, as decided for the method and the model (general_mix, lr)
     resolved: dict[str, Any] = field(default_factory=dict)
 
     def config_as_run(self, config: TrainConfig) -> dict[str, Any]:
@@ -107,7 +107,9 @@ def lr_at(step: int, *, config: TrainConfig, total: int) -> float:
     """Linear warm-up over warmup_ratio of the run, then cosine decay towards 0 (step is 1-based).
 
     As in transformers' cosine schedule, but the first step already gets lr / warmup rather than 0.
+    `config` has its auto settings decided (resolve_auto_settings), as in train().
     """
+    assert config.lr is not None, "an auto lr is decided by resolve_auto_settings first"
     warmup = math.ceil(config.warmup_ratio * total)
     done = step - 1
     if done < warmup:
@@ -215,6 +217,7 @@ def build_optimizer(
     take in fp32; over N processes they take 8 / N. Each process updates its share of the weights
     and sends them to the others, so the update is the one a single AdamW would make.
     """
+    assert config.lr is not None, "an auto lr is decided by resolve_auto_settings first"
     options: dict[str, Any] = {
         "lr": config.lr,
         "betas": (config.adam_beta1, config.adam_beta2),
@@ -305,8 +308,10 @@ def train(
     """
     if not examples:
         raise DataError(None, "demonstrations", "no demonstrations to train on")
-    resolved_config = resolve_general_mix(config, sum(p.numel() for p in loaded.model.parameters()))
-    resolved = {"general_mix": resolved_config.general_mix} if config.general_mix is None else {}
+    resolved_config = resolve_auto_settings(config, sum(p.numel() for p in loaded.model.parameters()))
+    resolved = {
+        name: getattr(resolved_config, name) for name in AUTO_SETTINGS if getattr(config, name) is None
+    }
     config = resolved_config
     if general_per_step(config) and general_prompts is None:
         general_prompts = builtin_general_prompts()  # what a job from the app or the CLI mixes in

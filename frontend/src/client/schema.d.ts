@@ -1688,7 +1688,10 @@ export interface components {
             lora_rank?: number | null;
             /** Loss Chunk Size */
             loss_chunk_size?: number | null;
-            /** Lr */
+            /**
+             * Lr
+             * @description AdamW learning rate; unset: 2e-5 for SDFT (the paper's), 1e-5 for SFT
+             */
             lr?: number | null;
             /** Max Grad Norm */
             max_grad_norm?: number | null;

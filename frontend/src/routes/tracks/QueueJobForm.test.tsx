@@ -21,15 +21,16 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT shows wha
   renderWithProviders(<QueueJobForm onSubmit={() => {}} onCancel={() => {}} pending={false} error={null} />);
   const note = screen.getByRole("note", { name: "What we measured" });
   expect(note).toHaveTextContent("on SmolLM2-135M SFT learned more than SDFT on every skill (dates 87 % against 67 %)");
-  expect(note).toHaveTextContent("kept 68 % of the general probe against SFT's 38 % (base 85 %), but SFT at lr 5e-6 kept 76 %");
-  expect(note).toHaveTextContent("on tool use SFT reached 43 %, SDFT 31 % (base 26 %)");
-  expect(note).toHaveTextContent("SDFT kept 58 % of the probe and SFT 2 %");
+  expect(note).toHaveTextContent("kept 68 % of the general probe against 38 % for SFT at 2e-5 (base 85 %), but SFT at lr 5e-6 kept 76 %");
+  expect(note).toHaveTextContent("on tool use SFT reached 43 % (56 % at its default 1e-5, one seed), SDFT 31 % (base 26 %)");
+  expect(note).toHaveTextContent("SDFT kept 58 % of the probe and SFT at 2e-5 2 %");
   expect(note).toHaveTextContent("SFT at lr 5e-6 kept 55 % and learned more of each skill");
   await userEvent.click(screen.getByDisplayValue("sft"));
   expect(screen.queryByRole("note", { name: "What we measured" })).toBeNull();
   const sftNote = screen.getByRole("note", { name: "What we measured for SFT" });
-  expect(sftNote).toHaveTextContent("SFT at lr 1e-5 learned as much as at the default 2e-5");
-  expect(sftNote).toHaveTextContent("On 0.5B the default overwrote most of the general probe (85 % → 38 % after dates");
+  expect(sftNote).toHaveTextContent("SFT trains at lr 1e-5 unless told. It learned as much as at 2e-5");
+  expect(sftNote).toHaveTextContent("tool use on 0.5B, one seed: 56 % against 43 %");
+  expect(sftNote).toHaveTextContent("On 0.5B lr 2e-5 overwrote most of the probe (85 % → 38 % after dates");
   expect(sftNote).toHaveTextContent("On 135M lr 5e-6 learned much less (dates 59 % against 87 %)");
   await userEvent.click(screen.getByDisplayValue("sdft"));
   expect(screen.queryByRole("note", { name: "What we measured for SFT" })).toBeNull();
@@ -46,6 +47,14 @@ test("the skipped-tokens field shows the engine's default for the chosen skill's
   expect(skipped).toHaveAttribute("placeholder", "0 (this skill's template)");
   await userEvent.selectOptions(screen.getByLabelText("Skill"), "2");
   expect(skipped).toHaveAttribute("placeholder", "3 (this skill's template)");
+});
+
+test("the learning rate field shows the engine's default for the chosen method", async () => {
+  renderWithProviders(<QueueJobForm onSubmit={() => {}} onCancel={() => {}} pending={false} error={null} />);
+  const lr = screen.getByLabelText("Learning rate");
+  expect(lr).toHaveAttribute("placeholder", "2e-5");
+  await userEvent.click(screen.getByDisplayValue("sft"));
+  expect(lr).toHaveAttribute("placeholder", "1e-5");
 });
 
 test("the GPUs field sends num_gpus with the batch size; empty fields are left to the engine", async () => {

@@ -10,13 +10,14 @@ import type { JobCreate } from "../../queries/tracks";
 type Config = NonNullable<JobCreate["config"]>;
 
 /**
- * Options shown as fields; empty ones are omitted so the engine's default applies. Skipped tokens
- * has no fixed placeholder: its default depends on the skill's template (`placeholder` below).
+ * Options shown as fields; empty ones are omitted so the engine's default applies. Skipped tokens and
+ * the learning rate have no fixed placeholder: their defaults depend on the skill's template and on
+ * the method (`placeholder` below).
  */
 const NUMBER_FIELDS: { key: keyof Config; label: string; placeholder?: string; step?: string; hint?: string }[] = [
   { key: "steps", label: "Steps", placeholder: "2 epochs", hint: "optimizer steps; empty trains 2 epochs" },
   { key: "batch_size", label: "Batch size", placeholder: "4", hint: "prompts per optimizer step" },
-  { key: "lr", label: "Learning rate", placeholder: "2e-5", step: "any" },
+  { key: "lr", label: "Learning rate", step: "any", hint: "empty: 2e-5 for SDFT (the paper's), 1e-5 for SFT" },
   { key: "ema_rate", label: "EMA rate", placeholder: "0.01", step: "any", hint: "teacher ← (1 − rate)·teacher + rate·student" },
   { key: "skip_first_tokens", label: "Skipped tokens", hint: "first completion tokens left out of the loss; empty: 3 with the paper's template, else 0" },
   { key: "max_new_tokens", label: "Max new tokens", placeholder: "256" },
@@ -68,9 +69,12 @@ export function QueueJobForm({
 
   const severalGpus = Number(numbers.num_gpus?.trim() || "1") > 1;
   const skillTemplate = skills.data?.find((skill) => skill.id === skillId)?.teacher_template;
-  // What the engine does with an empty field depends on the skill's template.
-  const placeholder = (field: (typeof NUMBER_FIELDS)[number]) =>
-    field.key === "skip_first_tokens" ? `${defaultSkipTokens(skillTemplate)} (this skill's template)` : field.placeholder;
+  // What the engine does with an empty field depends on the skill's template and on the method.
+  const placeholder = (field: (typeof NUMBER_FIELDS)[number]) => {
+    if (field.key === "skip_first_tokens") return `${defaultSkipTokens(skillTemplate)} (this skill's template)`;
+    if (field.key === "lr") return method === "sft" ? "1e-5" : "2e-5";
+    return field.placeholder;
+  };
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -148,20 +152,21 @@ export function QueueJobForm({
           Measured (bench/results/learning.md, 2 seeds): on SmolLM2-135M SFT learned more than SDFT on every
           skill (dates 87 % against 67 %) and forgot no more. On Qwen2.5-0.5B SDFT with its defaults (a quarter
           of general prompts from 0.3B parameters) learned dates as SFT did (99 %) and kept 68 % of the general
-          probe against SFT's 38 % (base 85 %), but SFT at lr 5e-6 kept 76 %; on tool use SFT reached 43 %, SDFT
-          31 % (base 26 %). Learning three skills in a row at 0.5B, SDFT kept 58 % of the probe and SFT 2 %,
-          but SFT at lr 5e-6 kept 55 % and learned more of each skill. The paper's advantage was measured at 7B:
-          compare both methods on your model with the regression matrix, and check the dataset's pre-flight report
-          first.
+          probe against 38 % for SFT at 2e-5 (base 85 %), but SFT at lr 5e-6 kept 76 %; on tool use SFT reached
+          43 % (56 % at its default 1e-5, one seed), SDFT 31 % (base 26 %). Learning three skills in a row at
+          0.5B, SDFT kept 58 % of the probe and SFT at 2e-5 2 %, but SFT at lr 5e-6 kept 55 % and learned more
+          of each skill. The paper's advantage was measured at 7B: compare both methods on your model with the
+          regression matrix, and check the dataset's pre-flight report first.
         </p>
       )}
       {method === "sft" && (
-        // The learning rate decided how much SFT forgot in our benchmark, and which one is right depended on the size.
+        // The learning rate decided how much SFT forgot in our benchmark; users should see why its default is 1e-5.
         <p className="notice small" role="note" aria-label="What we measured for SFT">
-          Measured (bench/results/learning.md, 2 seeds): SFT at lr 1e-5 learned as much as at the default 2e-5 on
-          SmolLM2-135M and Qwen2.5-0.5B (dates 91 and 99 %, science 27 and 24 %). On 0.5B the default overwrote most
-          of the general probe (85 % → 38 % after dates, 2 % after three skills in a row); lr 1e-5 kept 59 % and lr
-          5e-6 76 % (55 % after three skills, one seed). On 135M lr 5e-6 learned much less (dates 59 % against 87 %).
+          Measured (bench/results/learning.md): SFT trains at lr 1e-5 unless told. It learned as much as at 2e-5
+          on SmolLM2-135M and Qwen2.5-0.5B (2 seeds: dates 91 and 99 %, science 27 and 24 %; tool use on 0.5B, one
+          seed: 56 % against 43 %) and kept more of the general probe in 4 of those 5. On 0.5B lr 2e-5 overwrote
+          most of the probe (85 % → 38 % after dates, 2 % after three skills in a row); 1e-5 kept 59 % and 5e-6
+          76 % (55 % after three skills, one seed). On 135M lr 5e-6 learned much less (dates 59 % against 87 %).
         </p>
       )}
       {method === "sdft" && (
