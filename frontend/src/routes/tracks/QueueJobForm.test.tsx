@@ -24,13 +24,14 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT shows wha
   expect(note).toHaveTextContent("kept 68 % of the general probe against 38 % for SFT at 2e-5 (base 85 %), but SFT at lr 5e-6 kept 76 %");
   expect(note).toHaveTextContent("on tool use SFT reached 43 % (56 % at its default 1e-5, one seed), SDFT 31 % (base 26 %)");
   expect(note).toHaveTextContent("SDFT kept 58 % of the probe and SFT at 2e-5 2 %");
-  expect(note).toHaveTextContent("SFT at lr 5e-6 kept 55 % and learned more of each skill");
+  expect(note).toHaveTextContent("SFT at its default 1e-5 kept 87 % and learned more of each skill (41 / 32 / 100 % against 22 / 0 / 50 %");
   await userEvent.click(screen.getByDisplayValue("sft"));
   expect(screen.queryByRole("note", { name: "What we measured" })).toBeNull();
   const sftNote = screen.getByRole("note", { name: "What we measured for SFT" });
   expect(sftNote).toHaveTextContent("SFT trains at lr 1e-5 unless told. It learned as much as at 2e-5");
   expect(sftNote).toHaveTextContent("tool use on 0.5B, one seed: 56 % against 43 %");
   expect(sftNote).toHaveTextContent("On 0.5B lr 2e-5 overwrote most of the probe (85 % → 38 % after dates");
+  expect(sftNote).toHaveTextContent("1e-5 kept 59 % after dates and 87 % after three skills in a row (one seed)");
   expect(sftNote).toHaveTextContent("On 135M lr 5e-6 learned much less (dates 59 % against 87 %)");
   await userEvent.click(screen.getByDisplayValue("sdft"));
   expect(screen.queryByRole("note", { name: "What we measured for SFT" })).toBeNull();
