@@ -65,7 +65,8 @@ AUTO_GENERAL_MIX_MIN_PARAMETERS = 300_000_000
 # lr None (the default) decides by the method: SDFT the paper's 2e-5; SFT 1e-5, which learned as much
 # as 2e-5 (0.5B dates 99 / science 24 / tool use 56 %, 135M dates 91 / science 27 %) and kept more of
 # the general probe in 4 of those 5 (bench/results/learning.md). 5e-6 kept more still at 0.5B but
-# learned far less at 135M (dates 59 against 87 %).
+# learned far less at 135M (dates 59 against 87 %). Not everywhere: at 135M three skills in a row at
+# 12 steps each learned less at 1e-5 than at 2e-5 (science 8 against 26 %, probe 53 against 60 %).
 AUTO_LR: dict[str, float] = {"sdft": 2e-5, "sft": 1e-5}
 # The settings a config may leave to be decided when the model is loaded (resolve_auto_settings).
 AUTO_SETTINGS = ("general_mix", "lr")

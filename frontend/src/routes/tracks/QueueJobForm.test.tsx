@@ -32,6 +32,7 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT shows wha
   expect(sftNote).toHaveTextContent("tool use on 0.5B, one seed: 56 % against 43 %");
   expect(sftNote).toHaveTextContent("On 0.5B lr 2e-5 overwrote most of the probe (85 % → 38 % after dates");
   expect(sftNote).toHaveTextContent("1e-5 kept 59 % after dates and 87 % after three skills in a row (one seed)");
+  expect(sftNote).toHaveTextContent("three skills in a row at 12 steps each went worse at 1e-5 than at 2e-5");
   expect(sftNote).toHaveTextContent("On 135M lr 5e-6 learned much less (dates 59 % against 87 %)");
   await userEvent.click(screen.getByDisplayValue("sdft"));
   expect(screen.queryByRole("note", { name: "What we measured for SFT" })).toBeNull();

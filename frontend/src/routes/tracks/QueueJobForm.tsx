@@ -168,7 +168,9 @@ export function QueueJobForm({
           seed: 56 % against 43 %) and kept more of the general probe in 4 of those 5. On 0.5B lr 2e-5 overwrote
           most of the probe (85 % → 38 % after dates, 2 % after three skills in a row); 1e-5 kept 59 % after dates
           and 87 % after three skills in a row (one seed), 5e-6 76 % and 55 %. On 135M lr 5e-6 learned much less
-          (dates 59 % against 87 %).
+          (dates 59 % against 87 %), and three skills in a row at 12 steps each went worse at 1e-5 than at 2e-5
+          (science 8 against 26 %, dates 86 against 92 %, probe 53 against 60 %; one seed): on a small model with
+          a short budget, set 2e-5.
         </p>
       )}
       {method === "sdft" && (
