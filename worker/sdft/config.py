@@ -227,6 +227,12 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     @property
+    def decided_lr(self) -> float:
+        """lr of a config whose auto settings are decided (resolve_auto_settings, as train() does first)."""
+        assert self.lr is not None, "an auto lr is decided by resolve_auto_settings first"
+        return self.lr
+
+    @property
     def general_mix_at_most(self) -> float:
         """general_mix, or for auto (decided once the model is loaded) the most it can become."""
         return AUTO_GENERAL_MIX if self.general_mix is None else self.general_mix

@@ -109,13 +109,12 @@ def lr_at(step: int, *, config: TrainConfig, total: int) -> float:
     As in transformers' cosine schedule, but the first step already gets lr / warmup rather than 0.
     `config` has its auto settings decided (resolve_auto_settings), as in train().
     """
-    assert config.lr is not None, "an auto lr is decided by resolve_auto_settings first"
     warmup = math.ceil(config.warmup_ratio * total)
     done = step - 1
     if done < warmup:
-        return config.lr * (done + 1) / warmup
+        return config.decided_lr * (done + 1) / warmup
     progress = (done - warmup) / max(total - warmup, 1)
-    return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return config.decided_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def step_seed(seed: int, step: int) -> int:
@@ -217,9 +216,8 @@ def build_optimizer(
     take in fp32; over N processes they take 8 / N. Each process updates its share of the weights
     and sends them to the others, so the update is the one a single AdamW would make.
     """
-    assert config.lr is not None, "an auto lr is decided by resolve_auto_settings first"
     options: dict[str, Any] = {
-        "lr": config.lr,
+        "lr": config.decided_lr,
         "betas": (config.adam_beta1, config.adam_beta2),
         "weight_decay": config.weight_decay,
         # One fused kernel instead of a loop over parameters: 10x less optimizer time on CPU
