@@ -296,5 +296,7 @@ def _row(evaluation: dict[str, Any]) -> dict[str, Any]:
     return {
         "accuracy": {name: result["accuracy"] for name, result in evaluation["skills"].items()},
         "general_score": evaluation["general_score"],
+        "general_per_category": evaluation["general_per_category"],
+        "general_correct": evaluation["general_correct"],
         "kl_from_base": evaluation["kl_from_base"],
     }

@@ -228,6 +228,13 @@ def evaluate(ctx: Context, loaded: Any, skill_names: list[str], *, holdout: bool
         "general_score": probe.accuracy,
         "general_per_category": {k.split(":", 1)[1]: v for k, v in probe.pass_at_k.items()},
         "general_samples": probe.samples[:4],
+        # Which items were right, so that two checkpoints' probe scores can be compared item by item
+        # (None when the probe is larger than the samples an evaluation keeps).
+        "general_correct": (
+            [sample["id"] for sample in probe.samples if sample["correct"]]
+            if len(probe.samples) == probe.n
+            else None
+        ),
         "kl_from_base": kl,
         "eval_wall_s": time.perf_counter() - started,
     }

@@ -76,6 +76,12 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
         last = record["summaries"][-1]
         assert last["skills_learned"] == [1, 2] and last["average_accuracy"] is not None
         assert last["backward_transfer"] is not None and last["forgetting"] >= 0.0
+        # The probe per item, so that a rise or a fall between checkpoints can be traced to its items.
+        for row in record["rows"]:
+            assert len(row["general_correct"]) == round(row["general_score"] * 4)
+            assert set(row["general_per_category"]) and all(
+                0 <= v <= 1 for v in row["general_per_category"].values()
+            )
     assert (sequential["replay_fraction"], replayed["replay_fraction"]) == (0.0, 0.25)
 
     report = (tmp_path / "learning.md").read_text()
