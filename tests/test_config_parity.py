@@ -8,7 +8,10 @@ from pathlib import Path
 
 from backend.jobs.schemas import JobConfig
 from worker.sdft.config import (
+    AUTO_GENERAL_MIX,
+    AUTO_LARGE_MODEL_PARAMETERS,
     AUTO_LR,
+    AUTO_LR_SMALL_MODEL,
     DEFAULT_TEACHER_TEMPLATE,
     PAPER_TEACHER_TEMPLATE,
     ConfigError,
@@ -63,8 +66,21 @@ def test_the_frontends_default_skipped_tokens_are_the_engines() -> None:
 
 
 def test_the_queue_forms_default_learning_rates_are_the_engines() -> None:
-    """The queue form shows the rate an empty "Learning rate" trains at, by method: it must be AUTO_LR."""
+    """The queue form shows the rates an empty "Learning rate" trains at, by method and model size: they
+    must be AUTO_LR's and AUTO_LR_SMALL_MODEL's, and its size threshold the engine's."""
     source = (Path(__file__).resolve().parents[1] / "frontend/src/routes/tracks/QueueJobForm.tsx").read_text()
-    rule = re.search(r'if \(field.key === "lr"\) return method === "sft" \? "([^"]+)" : "([^"]+)";', source)
+    rule = re.search(r'if \(field.key === "lr"\) return method === "sft" \? "auto" : "([^"]+)";', source)
     assert rule is not None, "the queue form's lr placeholder changed shape; update this test with it"
-    assert (float(rule[1]), float(rule[2])) == (AUTO_LR["sft"], AUTO_LR["sdft"])
+    assert float(rule[1]) == AUTO_LR["sdft"] == AUTO_LR_SMALL_MODEL["sdft"]
+    hint = re.search(
+        r"empty: (\S+) for SDFT \(the paper's\); SFT (\S+) from ([\d.]+)B parameters, else (\S+)\"", source
+    )
+    assert hint is not None, "the queue form's lr hint changed shape; update this test with it"
+    assert (float(hint[1]), float(hint[2]), float(hint[4])) == (
+        AUTO_LR["sdft"],
+        AUTO_LR["sft"],
+        AUTO_LR_SMALL_MODEL["sft"],
+    )
+    # general_mix's hint names the same threshold.
+    assert round(float(hint[3]) * 1e9) == AUTO_LARGE_MODEL_PARAMETERS
+    assert f"empty: {AUTO_GENERAL_MIX} from {hint[3]}B parameters, else 0" in source

@@ -28,7 +28,7 @@ class JobConfig(BaseModel):
         default=None,
         gt=0,
         lt=1,
-        description="AdamW learning rate; unset: 2e-5 for SDFT (the paper's), 1e-5 for SFT",
+        description="AdamW learning rate; unset: 2e-5 for SDFT (the paper's); SFT 1e-5 from 0.3B parameters, else 2e-5",
     )
     warmup_ratio: float | None = Field(default=None, ge=0, lt=1)
     max_grad_norm: float | None = Field(default=None, gt=0)

@@ -32,8 +32,8 @@ async function queueSkill(page: Page, skillName: string, steps: number) {
   await snap(page, "11a-queue-form-sdft");
   // SFT shows what the benchmark measured of its learning rate instead, and its own default rate.
   await dialog.getByRole("radio", { name: /^SFT/ }).check();
-  await expect(dialog.getByRole("note", { name: "What we measured for SFT" })).toContainText("SFT trains at lr 1e-5 unless told");
-  await expect(dialog.getByLabel("Learning rate")).toHaveAttribute("placeholder", "1e-5");
+  await expect(dialog.getByRole("note", { name: "What we measured for SFT" })).toContainText("left empty, SFT's learning rate follows the model's size");
+  await expect(dialog.getByLabel("Learning rate")).toHaveAttribute("placeholder", "auto");
   await snap(page, "11b-queue-form-sft");
   await dialog.getByRole("radio", { name: /^SDFT/ }).check();
   // Small and fast on the tiny model: short completions, traces every 2 steps.

@@ -167,3 +167,19 @@ def test_existing_sft_jobs_keep_lr_2e_5_when_lr_becomes_auto(tmp_path: Path) -> 
     command.downgrade(_config(url), "0008")
     assert _job_configs(engine) == [{}, {"lr": 5e-6}, {"steps": 4}, {"general_mix": 0.0}]
     engine.dispose()
+
+
+def test_sft_jobs_queued_under_0009_keep_lr_1e_5_when_it_follows_the_models_size(tmp_path: Path) -> None:
+    """0010: an SFT job without lr trained at 1e-5 at any size; unset now means 2e-5 below 0.3B."""
+    url = f"sqlite:///{tmp_path / 'lr-size.db'}"
+    jobs = [
+        ("sft", "queued", "{}"),
+        ("sft", "running", '{"lr": 2e-05}'),
+        ("sft", "succeeded", '{"steps": 4}'),
+    ]
+    engine = _train_jobs_at(url, "0009", [*jobs, ("sdft", "queued", "{}")])
+    command.upgrade(_config(url), "0010")
+    assert _job_configs(engine) == [{"lr": 1e-5}, {"lr": 2e-5}, {"steps": 4, "lr": 1e-5}, {}]
+    command.downgrade(_config(url), "0009")
+    assert _job_configs(engine) == [{}, {"lr": 2e-5}, {"steps": 4}, {}]
+    engine.dispose()

@@ -7,7 +7,9 @@ import pytest
 
 from worker.sdft.config import (
     AUTO_GENERAL_MIX,
+    AUTO_LARGE_MODEL_PARAMETERS,
     AUTO_LR,
+    AUTO_LR_SMALL_MODEL,
     FORMAT_TEACHER_TEMPLATE,
     PAPER_SETTINGS,
     PAPER_TEACHER_TEMPLATE,
@@ -89,13 +91,18 @@ def test_general_mix_left_unset_is_decided_by_the_models_size() -> None:
     assert error.value.field == "replay_fraction"
 
 
-def test_lr_left_unset_is_decided_by_the_method() -> None:
+def test_lr_left_unset_is_decided_by_the_method_and_for_sft_the_models_size() -> None:
     assert TrainConfig().lr is None and TrainConfig(method="sft").lr is None
-    assert resolve_auto_settings(TrainConfig(), 494_032_768).lr == AUTO_LR["sdft"] == 2e-5  # the paper's
-    assert resolve_auto_settings(TrainConfig(method="sft"), 494_032_768).lr == AUTO_LR["sft"] == 1e-5
+    sdft, sft = TrainConfig(), TrainConfig(method="sft")
+    assert resolve_auto_settings(sdft, 494_032_768).lr == AUTO_LR["sdft"] == 2e-5  # the paper's
+    assert resolve_auto_settings(sdft, 134_515_008).lr == AUTO_LR_SMALL_MODEL["sdft"] == 2e-5
+    assert resolve_auto_settings(sft, 494_032_768).lr == AUTO_LR["sft"] == 1e-5  # Qwen2.5-0.5B
+    assert resolve_auto_settings(sft, 7_000_000_000).lr == 1e-5
+    assert resolve_auto_settings(sft, 134_515_008).lr == AUTO_LR_SMALL_MODEL["sft"] == 2e-5  # SmolLM2-135M
+    assert resolve_auto_settings(sft, AUTO_LARGE_MODEL_PARAMETERS).lr == 1e-5  # the threshold counts as large
     # Decided from the method the run has, not the one the config was first built with.
-    assert resolve_auto_settings(TrainConfig().replace(method="sft"), 10**6).lr == 1e-5
-    assert resolve_auto_settings(TrainConfig(method="sft", lr=2e-5), 10**6).lr == 2e-5  # set: kept
+    assert resolve_auto_settings(TrainConfig().replace(method="sft"), 10**9).lr == 1e-5
+    assert resolve_auto_settings(TrainConfig(method="sft", lr=5e-6), 10**6).lr == 5e-6  # set: kept
     with pytest.raises(ConfigError) as error:
         TrainConfig(lr=0.0)
     assert error.value.field == "lr"

@@ -358,7 +358,7 @@ def test_an_unset_general_mix_is_decided_by_the_models_size(
     )
     assert small.resolved == {"general_mix": 0.0} and "general_divergence" not in sink.steps[0][1]
     # As if the tiny model were 0.3B parameters or more: a quarter of each batch is built-in general prompts.
-    monkeypatch.setattr("worker.sdft.config.AUTO_GENERAL_MIX_MIN_PARAMETERS", 1)
+    monkeypatch.setattr("worker.sdft.config.AUTO_LARGE_MODEL_PARAMETERS", 1)
     large = train(
         loaded=tiny,
         examples=EXAMPLES,
@@ -377,18 +377,23 @@ def test_an_unset_general_mix_is_decided_by_the_models_size(
     assert explicit.resolved == {}  # a set value is the config's own
 
 
-def test_an_unset_lr_is_decided_by_the_method(tiny, tmp_path: Path) -> None:
+def test_an_unset_lr_is_decided_by_the_method_and_the_models_size(
+    tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fast = {key: value for key, value in FAST.items() if key != "lr"}
-    for method, lr in (("sft", 1e-5), ("sdft", 2e-5)):
+    # The tiny model is small; the threshold at 1 parameter makes it large (0.3B and up: SFT 1e-5).
+    for threshold, method, lr in ((None, "sft", 2e-5), (1, "sft", 1e-5), (1, "sdft", 2e-5)):
+        if threshold is not None:
+            monkeypatch.setattr("worker.sdft.config.AUTO_LARGE_MODEL_PARAMETERS", threshold)
         config = TrainConfig(method=method, steps=1, **fast)
         result = train(
             loaded=tiny,
             examples=EXAMPLES,
-            config=config,
+            config=config.replace(general_mix=0.0),
             sink=(sink := ListSink()),
-            work_dir=tmp_path / method,
+            work_dir=tmp_path / f"{method}-{threshold}",
         )
-        assert result.resolved == {"general_mix": 0.0, "lr": lr}
+        assert result.resolved == {"lr": lr}
         assert result.config_as_run(config)["lr"] == lr  # what the manifest records
         assert sink.steps[0][1]["lr"] == pytest.approx(lr)  # no warm-up: the first step trains at it
 

@@ -14,9 +14,10 @@ unless told otherwise). A third decides itself by the model's size: from 0.3B pa
 of each batch is general prompts kept close to the starting model (`general_mix`, auto). At 0.5B it
 kept twice the general probe on dates (68 against 33 %) at the same or better skill, and ended the
 sequential run with 58 % of the probe against 0 %; at 135M it cost 10 points of the skill.
-`PAPER_SETTINGS` restores the paper's three. SFT, the baseline, trains at lr 1e-5 unless told (`lr`,
-auto): it learned as much as at 2e-5 in every single-skill run measured and kept more of the general
-probe in most; three skills in a row at 135M went better at 2e-5 (AUTO_LR).
+`PAPER_SETTINGS` restores the paper's three. SFT, the baseline, decides its lr by the model's size
+unless told (`lr`, auto): 1e-5 from 0.3B parameters, which learned as much as 2e-5 at 0.5B and kept
+more of the general probe; 2e-5 below, which at 135M learned as much in single skills and more of
+three skills in a row (AUTO_LR).
 """
 
 from __future__ import annotations
@@ -55,19 +56,24 @@ PAPER_SETTINGS: dict[str, Any] = {
     "skip_first_tokens": 3,
     "general_mix": 0.0,
 }
+# The auto settings below were measured at two sizes only, SmolLM2-135M and Qwen2.5-0.5B: a model from
+# AUTO_LARGE_MODEL_PARAMETERS up gets what did best at 0.5B, a smaller one what did best at 135M. The
+# threshold lies between the two; larger models are assumed to be like 0.5B.
+AUTO_LARGE_MODEL_PARAMETERS = 300_000_000
+
 # general_mix None (the default) decides by the model's size, when the model is loaded: AUTO_GENERAL_MIX
-# from AUTO_GENERAL_MIX_MIN_PARAMETERS up, else none. Measured at 135M (worse) and 0.5B (better) only:
-# the threshold lies between them, and larger models are assumed to be like 0.5B.
+# for a large model (better at 0.5B), else none (worse at 135M).
 AUTO_GENERAL_MIX = 0.25
-AUTO_GENERAL_MIX_MIN_PARAMETERS = 300_000_000
 
-
-# lr None (the default) decides by the method: SDFT the paper's 2e-5; SFT 1e-5, which learned as much
-# as 2e-5 (0.5B dates 99 / science 24 / tool use 56 %, 135M dates 91 / science 27 %) and kept more of
-# the general probe in 4 of those 5 (bench/results/learning.md). 5e-6 kept more still at 0.5B but
-# learned far less at 135M (dates 59 against 87 %). Not everywhere: at 135M three skills in a row at
-# 12 steps each learned less at 1e-5 than at 2e-5 (science 8 against 26 %, probe 53 against 60 %).
+# lr None (the default) decides by the method and, for SFT, the model's size (bench/results/learning.md).
+# SDFT: the paper's 2e-5. SFT on a large model: 1e-5, which at 0.5B learned as much as 2e-5 (dates 99,
+# science 24, tool use 56 against 43 %) and kept more of the general probe (59 against 38 % after
+# dates, 75 against 70 % after tool use); 5e-6 kept more still but learned far less at 135M. SFT on a
+# small model: 2e-5, which at 135M learned about as much as 1e-5 in single skills (dates 87 / 91,
+# science 25 / 27 %) and more of three skills in a row at 12 steps each (science 25 against 9 %, probe 60
+# against 53 %, both seeds alike).
 AUTO_LR: dict[str, float] = {"sdft": 2e-5, "sft": 1e-5}
+AUTO_LR_SMALL_MODEL: dict[str, float] = {"sdft": 2e-5, "sft": 2e-5}
 # The settings a config may leave to be decided when the model is loaded (resolve_auto_settings).
 AUTO_SETTINGS = ("general_mix", "lr")
 
@@ -75,13 +81,13 @@ AUTO_SETTINGS = ("general_mix", "lr")
 def resolve_auto_settings(config: TrainConfig, num_parameters: int) -> TrainConfig:
     """`config` with its auto settings decided for the method and a model of `num_parameters`.
 
-    general_mix by the model's size (SFT mixes in none), lr by the method.
+    general_mix by the model's size (SFT mixes in none), lr by the method and the model's size.
     """
+    large = num_parameters >= AUTO_LARGE_MODEL_PARAMETERS
     if config.general_mix is None:
-        large = num_parameters >= AUTO_GENERAL_MIX_MIN_PARAMETERS
         config = config.replace(general_mix=AUTO_GENERAL_MIX if large and config.method == "sdft" else 0.0)
     if config.lr is None:
-        config = config.replace(lr=AUTO_LR[config.method])
+        config = config.replace(lr=(AUTO_LR if large else AUTO_LR_SMALL_MODEL)[config.method])
     return config
 
 
@@ -119,7 +125,7 @@ class TrainConfig:
     # --- optimisation
     batch_size: int = 4  # prompts per optimizer step (each sampled n_rollouts times)
     grad_accum: int = 1  # micro-batches the step's sequences are split into (batch_size must divide evenly)
-    lr: float | None = None  # None: auto, by the method (AUTO_LR: SDFT 2e-5, SFT 1e-5)
+    lr: float | None = None  # None: auto (AUTO_LR: SDFT 2e-5; SFT 1e-5 from 0.3B parameters, else 2e-5)
     warmup_ratio: float = 0.1
     weight_decay: float = 0.0
     adam_beta1: float = 0.9

@@ -1690,7 +1690,7 @@ export interface components {
             loss_chunk_size?: number | null;
             /**
              * Lr
-             * @description AdamW learning rate; unset: 2e-5 for SDFT (the paper's), 1e-5 for SFT
+             * @description AdamW learning rate; unset: 2e-5 for SDFT (the paper's); SFT 1e-5 from 0.3B parameters, else 2e-5
              */
             lr?: number | null;
             /** Max Grad Norm */

@@ -22,18 +22,18 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT shows wha
   const note = screen.getByRole("note", { name: "What we measured" });
   expect(note).toHaveTextContent("on SmolLM2-135M SFT learned more than SDFT on every skill (dates 87 % against 67 %)");
   expect(note).toHaveTextContent("kept 68 % of the general probe against 38 % for SFT at 2e-5 (base 85 %), but SFT at lr 5e-6 kept 76 %");
-  expect(note).toHaveTextContent("on tool use SFT reached 43 % (56 % at its default 1e-5, one seed), SDFT 31 % (base 26 %)");
+  expect(note).toHaveTextContent("on tool use SFT reached 43 % (56 % at 1e-5, its default from 0.3B), SDFT 31 % (base 26 %)");
   expect(note).toHaveTextContent("SDFT kept 58 % of the probe and SFT at 2e-5 2 %");
   expect(note).toHaveTextContent("SFT at its default 1e-5 kept 87 % and learned more of each skill (41 / 32 / 100 % against 22 / 0 / 50 %");
   await userEvent.click(screen.getByDisplayValue("sft"));
   expect(screen.queryByRole("note", { name: "What we measured" })).toBeNull();
   const sftNote = screen.getByRole("note", { name: "What we measured for SFT" });
-  expect(sftNote).toHaveTextContent("SFT trains at lr 1e-5 unless told. It learned as much as at 2e-5");
-  expect(sftNote).toHaveTextContent("tool use on 0.5B, one seed: 56 % against 43 %");
-  expect(sftNote).toHaveTextContent("On 0.5B lr 2e-5 overwrote most of the probe (85 % → 38 % after dates");
-  expect(sftNote).toHaveTextContent("1e-5 kept 59 % after dates and 87 % after three skills in a row (one seed)");
-  expect(sftNote).toHaveTextContent("three skills in a row at 12 steps each went worse at 1e-5 than at 2e-5");
-  expect(sftNote).toHaveTextContent("On 135M lr 5e-6 learned much less (dates 59 % against 87 %)");
+  expect(sftNote).toHaveTextContent("left empty, SFT's learning rate follows the model's size. From 0.3B parameters it is 1e-5");
+  expect(sftNote).toHaveTextContent("(2 seeds: dates 99 %, science 24 %, tool use 56 % against 43 %)");
+  expect(sftNote).toHaveTextContent("kept more of the general probe (59 % against 38 % after dates, base 85 %)");
+  expect(sftNote).toHaveTextContent("after three skills in a row 2e-5 kept 2 % of it, 1e-5 87 % (one seed), 5e-6 55 %");
+  expect(sftNote).toHaveTextContent("Below 0.3B it is 2e-5: on SmolLM2-135M 1e-5 learned about as much of single skills");
+  expect(sftNote).toHaveTextContent("(science 9 % against 25 %, probe 53 % against 60 %; 2 seeds)");
   await userEvent.click(screen.getByDisplayValue("sdft"));
   expect(screen.queryByRole("note", { name: "What we measured for SFT" })).toBeNull();
 });
@@ -55,8 +55,10 @@ test("the learning rate field shows the engine's default for the chosen method",
   renderWithProviders(<QueueJobForm onSubmit={() => {}} onCancel={() => {}} pending={false} error={null} />);
   const lr = screen.getByLabelText("Learning rate");
   expect(lr).toHaveAttribute("placeholder", "2e-5");
+  expect(screen.getByText("empty: 2e-5 for SDFT (the paper's); SFT 1e-5 from 0.3B parameters, else 2e-5")).toBeInTheDocument();
+  // SFT's is decided by the model's size once it is loaded, as general_mix's is.
   await userEvent.click(screen.getByDisplayValue("sft"));
-  expect(lr).toHaveAttribute("placeholder", "1e-5");
+  expect(lr).toHaveAttribute("placeholder", "auto");
 });
 
 test("the GPUs field sends num_gpus with the batch size; empty fields are left to the engine", async () => {

@@ -17,7 +17,7 @@ type Config = NonNullable<JobCreate["config"]>;
 const NUMBER_FIELDS: { key: keyof Config; label: string; placeholder?: string; step?: string; hint?: string }[] = [
   { key: "steps", label: "Steps", placeholder: "2 epochs", hint: "optimizer steps; empty trains 2 epochs" },
   { key: "batch_size", label: "Batch size", placeholder: "4", hint: "prompts per optimizer step" },
-  { key: "lr", label: "Learning rate", step: "any", hint: "empty: 2e-5 for SDFT (the paper's), 1e-5 for SFT" },
+  { key: "lr", label: "Learning rate", step: "any", hint: "empty: 2e-5 for SDFT (the paper's); SFT 1e-5 from 0.3B parameters, else 2e-5" },
   { key: "ema_rate", label: "EMA rate", placeholder: "0.01", step: "any", hint: "teacher ← (1 − rate)·teacher + rate·student" },
   { key: "skip_first_tokens", label: "Skipped tokens", hint: "first completion tokens left out of the loss; empty: 3 with the paper's template, else 0" },
   { key: "max_new_tokens", label: "Max new tokens", placeholder: "256" },
@@ -72,7 +72,7 @@ export function QueueJobForm({
   // What the engine does with an empty field depends on the skill's template and on the method.
   const placeholder = (field: (typeof NUMBER_FIELDS)[number]) => {
     if (field.key === "skip_first_tokens") return `${defaultSkipTokens(skillTemplate)} (this skill's template)`;
-    if (field.key === "lr") return method === "sft" ? "1e-5" : "2e-5";
+    if (field.key === "lr") return method === "sft" ? "auto" : "2e-5"; // SFT's depends on the model's size
     return field.placeholder;
   };
 
@@ -153,7 +153,7 @@ export function QueueJobForm({
           skill (dates 87 % against 67 %) and forgot no more. On Qwen2.5-0.5B SDFT with its defaults (a quarter
           of general prompts from 0.3B parameters) learned dates as SFT did (99 %) and kept 68 % of the general
           probe against 38 % for SFT at 2e-5 (base 85 %), but SFT at lr 5e-6 kept 76 %; on tool use SFT reached
-          43 % (56 % at its default 1e-5, one seed), SDFT 31 % (base 26 %). Learning three skills in a row at
+          43 % (56 % at 1e-5, its default from 0.3B), SDFT 31 % (base 26 %). Learning three skills in a row at
           0.5B, SDFT kept 58 % of the probe and SFT at 2e-5 2 %, but SFT at its default 1e-5 kept 87 % and
           learned more of each skill (41 / 32 / 100 % against 22 / 0 / 50 %; one seed). The paper's advantage was
           measured at 7B: compare both methods on your model with the regression matrix, and check the dataset's
@@ -161,16 +161,16 @@ export function QueueJobForm({
         </p>
       )}
       {method === "sft" && (
-        // The learning rate decided how much SFT forgot in our benchmark; users should see why its default is 1e-5.
+        // The learning rate decided how much SFT learned and forgot in our benchmark, differently by size:
+        // users should see why its default follows the model's size.
         <p className="notice small" role="note" aria-label="What we measured for SFT">
-          Measured (bench/results/learning.md): SFT trains at lr 1e-5 unless told. It learned as much as at 2e-5
-          on SmolLM2-135M and Qwen2.5-0.5B (2 seeds: dates 91 and 99 %, science 27 and 24 %; tool use on 0.5B, one
-          seed: 56 % against 43 %) and kept more of the general probe in 4 of those 5. On 0.5B lr 2e-5 overwrote
-          most of the probe (85 % → 38 % after dates, 2 % after three skills in a row); 1e-5 kept 59 % after dates
-          and 87 % after three skills in a row (one seed), 5e-6 76 % and 55 %. On 135M lr 5e-6 learned much less
-          (dates 59 % against 87 %), and three skills in a row at 12 steps each went worse at 1e-5 than at 2e-5
-          (science 8 against 26 %, dates 86 against 92 %, probe 53 against 60 %; one seed): on a small model with
-          a short budget, set 2e-5.
+          Measured (bench/results/learning.md): left empty, SFT's learning rate follows the model's size. From
+          0.3B parameters it is 1e-5: on Qwen2.5-0.5B it learned as much as 2e-5 (2 seeds: dates 99 %, science
+          24 %, tool use 56 % against 43 %) and kept more of the general probe (59 % against 38 % after dates,
+          base 85 %); after three skills in a row 2e-5 kept 2 % of it, 1e-5 87 % (one seed), 5e-6 55 %. Below
+          0.3B it is 2e-5: on SmolLM2-135M 1e-5 learned about as much of single skills but less of three in a
+          row at 12 steps each (science 9 % against 25 %, probe 53 % against 60 %; 2 seeds), and 5e-6 much less
+          (dates 59 % against 87 %).
         </p>
       )}
       {method === "sdft" && (
