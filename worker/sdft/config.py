@@ -16,8 +16,8 @@ kept twice the general probe on dates (68 against 33 %) at the same or better sk
 sequential run with 58 % of the probe against 0 %; at 135M it cost 10 points of the skill.
 `PAPER_SETTINGS` restores the paper's three. SFT, the baseline, decides its lr by the model's size
 unless told (`lr`, auto): 1e-5 from 0.3B parameters, which learned as much as 2e-5 at 0.5B and kept
-more of the general probe; 2e-5 below, which at 135M learned as much in single skills and more of
-three skills in a row (AUTO_LR).
+more of the general probe; 2e-5 below, which at 135M learned about as much in single skills and
+more of three skills in a row (AUTO_LR).
 """
 
 from __future__ import annotations
