@@ -68,10 +68,10 @@ AUTO_GENERAL_MIX = 0.25
 # lr None (the default) decides by the method and, for SFT, the model's size (bench/results/learning.md).
 # SDFT: the paper's 2e-5. SFT on a large model: 1e-5, which at 0.5B learned as much as 2e-5 (dates 99,
 # science 24, tool use 56 against 43 %) and kept more of the general probe (59 against 38 % after
-# dates, 75 against 70 % after tool use); 5e-6 kept more still but learned far less at 135M. SFT on a
-# small model: 2e-5, which at 135M learned about as much as 1e-5 in single skills (dates 87 / 91,
-# science 25 / 27 %) and more of three skills in a row at 12 steps each (science 25 against 9 %, probe 60
-# against 53 %, both seeds alike).
+# dates, 75 against 70 % after tool use, 86 against 2 % after three skills in a row); 5e-6 kept more
+# after one skill but learned far less at 135M. SFT on a small model: 2e-5, which at 135M learned
+# about as much as 1e-5 in single skills (dates 87 / 91, science 25 / 27 %) and more of three skills
+# in a row at 12 steps each (science 25 against 9 %, probe 60 against 53 %, both seeds alike).
 AUTO_LR: dict[str, float] = {"sdft": 2e-5, "sft": 1e-5}
 AUTO_LR_SMALL_MODEL: dict[str, float] = {"sdft": 2e-5, "sft": 2e-5}
 # The settings a config may leave to be decided when the model is loaded (resolve_auto_settings).

@@ -154,10 +154,10 @@ export function QueueJobForm({
           of general prompts from 0.3B parameters) learned dates as SFT did (99 %) and kept 68 % of the general
           probe against 38 % for SFT at 2e-5 (base 85 %), but SFT at lr 5e-6 kept 76 %; on tool use SFT reached
           43 % (56 % at 1e-5, its default from 0.3B), SDFT 31 % (base 26 %). Learning three skills in a row at
-          0.5B, SDFT kept 58 % of the probe and SFT at 2e-5 2 %, but SFT at its default 1e-5 kept 87 % and
-          learned more of each skill (41 / 32 / 100 % against 22 / 0 / 50 %; one seed). The paper's advantage was
-          measured at 7B: compare both methods on your model with the regression matrix, and check the dataset's
-          pre-flight report first.
+          0.5B, SDFT kept 58 % of the probe and SFT at 2e-5 2 %, but SFT at 1e-5, its default from 0.3B, kept
+          86 % and learned more of each skill (48 / 32 / 99 % against 22 / 0 / 50 %; SFT 2 seeds, SDFT one). The
+          paper's advantage was measured at 7B: compare both methods on your model with the regression matrix,
+          and check the dataset's pre-flight report first.
         </p>
       )}
       {method === "sft" && (
@@ -167,10 +167,10 @@ export function QueueJobForm({
           Measured (bench/results/learning.md): left empty, SFT's learning rate follows the model's size. From
           0.3B parameters it is 1e-5: on Qwen2.5-0.5B it learned as much as 2e-5 (2 seeds: dates 99 %, science
           24 %, tool use 56 % against 43 %) and kept more of the general probe (59 % against 38 % after dates,
-          base 85 %); after three skills in a row 2e-5 kept 2 % of it, 1e-5 87 % (one seed), 5e-6 55 %. Below
-          0.3B it is 2e-5: on SmolLM2-135M 1e-5 learned about as much of single skills but less of three in a
-          row at 12 steps each (science 9 % against 25 %, probe 53 % against 60 %; 2 seeds), and 5e-6 much less
-          (dates 59 % against 87 %).
+          base 85 %); after three skills in a row 2e-5 kept 2 % of it (one seed), 1e-5 86 % (2 seeds), 5e-6 55 %
+          (one seed). Below 0.3B it is 2e-5: on SmolLM2-135M 1e-5 learned about as much of single skills but less
+          of three in a row at 12 steps each (science 9 % against 25 %, probe 53 % against 60 %; 2 seeds), and
+          5e-6 much less (dates 59 % against 87 %).
         </p>
       )}
       {method === "sdft" && (
