@@ -339,6 +339,11 @@ def main(argv: list[str] | None = None) -> None:
                 launch_dir / "result.json",
                 {**dataclasses.asdict(result), "checkpoint": str(checkpoint) if checkpoint else None},
             )
+        # Every process tears the group down together, none while process 0 still writes. Twice in
+        # full test runs under load, a process that finished first aborted in gloo's teardown (SIGABRT,
+        # "terminate called without an active exception") and failed a run that had trained; never
+        # reproduced on demand, so this is the likely cause removed, not a proven fix.
+        dist.barrier()
     except Exception as error:
         _write_json(
             launch_dir / f"error-{rank}.json",
