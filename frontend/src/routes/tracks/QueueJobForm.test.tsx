@@ -23,8 +23,8 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT shows wha
   expect(note).toHaveTextContent("on SmolLM2-135M SFT learned more than SDFT on every skill (dates 87 % against 67 %)");
   expect(note).toHaveTextContent("kept 68 % of the general probe against 38 % for SFT at 2e-5 (base 85 %), but SFT at lr 5e-6 kept 76 %");
   expect(note).toHaveTextContent("on tool use SFT reached 43 % (56 % at 1e-5, its default from 0.3B), SDFT 31 % (base 26 %)");
-  expect(note).toHaveTextContent("SDFT kept 58 % of the probe and SFT at 2e-5 2 %");
-  expect(note).toHaveTextContent("SFT at 1e-5, its default from 0.3B, kept 86 % and learned more of each skill (48 / 32 / 99 % against 22 / 0 / 50 %; SFT 2 seeds, SDFT one)");
+  expect(note).toHaveTextContent("SDFT kept 52 % of the probe (28 and 75 %) and learned 22 / 10 / 18 % of the skills");
+  expect(note).toHaveTextContent("SFT at 1e-5, its default from 0.3B, kept 86 % and learned 48 / 32 / 99 % (at 2e-5 it kept 2 %, one seed)");
   await userEvent.click(screen.getByDisplayValue("sft"));
   expect(screen.queryByRole("note", { name: "What we measured" })).toBeNull();
   const sftNote = screen.getByRole("note", { name: "What we measured for SFT" });

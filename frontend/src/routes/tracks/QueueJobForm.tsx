@@ -154,8 +154,9 @@ export function QueueJobForm({
           of general prompts from 0.3B parameters) learned dates as SFT did (99 %) and kept 68 % of the general
           probe against 38 % for SFT at 2e-5 (base 85 %), but SFT at lr 5e-6 kept 76 %; on tool use SFT reached
           43 % (56 % at 1e-5, its default from 0.3B), SDFT 31 % (base 26 %). Learning three skills in a row at
-          0.5B, SDFT kept 58 % of the probe and SFT at 2e-5 2 %, but SFT at 1e-5, its default from 0.3B, kept
-          86 % and learned more of each skill (48 / 32 / 99 % against 22 / 0 / 50 %; SFT 2 seeds, SDFT one). The
+          0.5B (2 seeds each), SDFT kept 52 % of the probe (28 and 75 %) and learned 22 / 10 / 18 % of the
+          skills; SFT at 1e-5, its default from 0.3B, kept 86 % and learned 48 / 32 / 99 % (at 2e-5 it kept 2 %,
+          one seed). The
           paper's advantage was measured at 7B: compare both methods on your model with the regression matrix,
           and check the dataset's pre-flight report first.
         </p>
