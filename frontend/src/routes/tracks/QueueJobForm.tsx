@@ -156,9 +156,8 @@ export function QueueJobForm({
           43 % (56 % at 1e-5, its default from 0.3B), SDFT 31 % (base 26 %). Learning three skills in a row at
           0.5B (2 seeds each), SDFT kept 52 % of the probe (28 and 75 %) and learned 22 / 10 / 18 % of the
           skills; SFT at 1e-5, its default from 0.3B, kept 86 % and learned 48 / 32 / 99 % (at 2e-5 it kept 2 %,
-          one seed). The
-          paper's advantage was measured at 7B: compare both methods on your model with the regression matrix,
-          and check the dataset's pre-flight report first.
+          one seed). The paper's advantage was measured at 7B: compare both methods on your model with the
+          regression matrix, and check the dataset's pre-flight report first.
         </p>
       )}
       {method === "sft" && (
