@@ -8,7 +8,7 @@ FRONTEND_STAMP := frontend/node_modules/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test install frontend lint pytest frontend-test e2e chromium models-qwen bench-step bench-learning openapi clean
+.PHONY: run test install frontend lint pytest frontend-test e2e chromium models-qwen bench-step bench-learning measured openapi clean
 
 install: $(STAMP)
 
@@ -75,6 +75,10 @@ bench-step: $(STAMP)
 bench-learning: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/learning.py
+
+# The benchmark numbers the queue form quotes, recomputed from bench/results (a test fails when stale).
+measured: $(STAMP)
+	$(PY) -m bench.learning_claims
 
 clean:
 	rm -rf frontend/dist frontend/node_modules $(VENV)

@@ -3,6 +3,7 @@ import { ApiError } from "../../client/api";
 import { Field } from "../../components/Field";
 import { ErrorTable } from "../skills/datasets/RowTables";
 import { defaultSkipTokens } from "../skills/SkillForm";
+import { pct, perSeed, seedCount, value } from "../../lib/measured";
 import { useDatasetVersions } from "../../queries/datasets";
 import { useSkills } from "../../queries/skills";
 import type { JobCreate } from "../../queries/tracks";
@@ -147,30 +148,43 @@ export function QueueJobForm({
         </label>
       </fieldset>
       {method === "sdft" && (
-        // What our own benchmark measured (bench/results/learning.md): users choosing SDFT should know.
+        // What our own benchmark measured: users choosing SDFT should know. The numbers come from the results
+        // files (lib/measured); the wording's directions are checked against them by tests/bench/test_learning_claims.py.
         <p className="notice warn small" role="note" aria-label="What we measured">
-          Measured (bench/results/learning.md, 2 seeds): on SmolLM2-135M SFT learned more than SDFT on every
-          skill (dates 87 % against 67 %) and forgot no more. On Qwen2.5-0.5B SDFT with its defaults (a quarter
-          of general prompts from 0.3B parameters) learned dates as SFT did (99 %) and kept 68 % of the general
-          probe against 38 % for SFT at 2e-5 (base 85 %), but SFT at lr 5e-6 kept 76 %; on tool use SFT reached
-          43 % (56 % at 1e-5, its default from 0.3B), SDFT 31 % (base 26 %). Learning three skills in a row at
-          0.5B (2 seeds each), SDFT kept 52 % of the probe (28 and 75 %) and learned 22 / 10 / 18 % of the
-          skills; SFT at 1e-5, its default from 0.3B, kept 86 % and learned 48 / 32 / 99 % (at 2e-5 it kept 2 %,
-          one seed). The paper's advantage was measured at 7B: compare both methods on your model with the
-          regression matrix, and check the dataset's pre-flight report first.
+          Measured (bench/results/learning.md, {seedCount("smollm_dates_sft")}): on SmolLM2-135M SFT learned more than
+          SDFT on every skill (dates {pct("smollm_dates_sft")} against {pct("smollm_dates_sdft")}) and kept more of the
+          general probe ({pct("smollm_dates_sft_probe")} against {pct("smollm_dates_sdft_probe")}). On Qwen2.5-0.5B SDFT with
+          its defaults (a quarter of general prompts from 0.3B parameters) learned dates as SFT did ({pct("qwen_dates_sdft_mix")})
+          and kept {pct("qwen_dates_sdft_mix_probe")} of the general probe against {pct("qwen_dates_sft_probe")} for SFT at
+          2e-5 (base {pct("qwen_dates_base_probe")}), but SFT at lr 5e-6 kept {pct("qwen_dates_sft_lr5e6_probe")}; on tool
+          use SFT reached {pct("qwen_tooluse_sft")} ({pct("qwen_tooluse_sft_lr1e5")} at 1e-5, its default from 0.3B), SDFT{" "}
+          {pct("qwen_tooluse_sdft_mix")} (base {pct("qwen_tooluse_base")}). Learning three skills in a row at 0.5B (
+          {seedCount("qwen_seq_sdft_mix_probe")} each), SDFT kept {pct("qwen_seq_sdft_mix_probe")} of the probe (
+          {perSeed("qwen_seq_sdft_mix_probe")}) and learned {value("qwen_seq_sdft_mix_tooluse")} /{" "}
+          {value("qwen_seq_sdft_mix_science")} / {pct("qwen_seq_sdft_mix_dates")} of the skills; SFT at
+          1e-5, its default from 0.3B, kept {pct("qwen_seq_sft_lr1e5_probe")} and learned{" "}
+          {value("qwen_seq_sft_lr1e5_tooluse")} / {value("qwen_seq_sft_lr1e5_science")} /{" "}
+          {pct("qwen_seq_sft_lr1e5_dates")} (at 2e-5 it kept {pct("qwen_seq_sft_probe")}, {seedCount("qwen_seq_sft_probe")}).
+          The paper's advantage was measured at 7B: compare both methods on your model with the regression matrix, and check
+          the dataset's pre-flight report first.
         </p>
       )}
       {method === "sft" && (
         // The learning rate decided how much SFT learned and forgot in our benchmark, differently by size:
         // users should see why its default follows the model's size.
         <p className="notice small" role="note" aria-label="What we measured for SFT">
-          Measured (bench/results/learning.md): left empty, SFT's learning rate follows the model's size. From
-          0.3B parameters it is 1e-5: on Qwen2.5-0.5B it learned as much as 2e-5 (2 seeds: dates 99 %, science
-          24 %, tool use 56 % against 43 %) and kept more of the general probe (59 % against 38 % after dates,
-          base 85 %); after three skills in a row 2e-5 kept 2 % of it (one seed), 1e-5 86 % (2 seeds), 5e-6 55 %
-          (one seed). Below 0.3B it is 2e-5: on SmolLM2-135M 1e-5 learned about as much of single skills but less
-          of three in a row at 12 steps each (science 9 % against 25 %, probe 53 % against 60 %; 2 seeds), and
-          5e-6 much less (dates 59 % against 87 %).
+          Measured (bench/results/learning.md): left empty, SFT's learning rate follows the model's size. From 0.3B
+          parameters it is 1e-5: on Qwen2.5-0.5B it learned as much as 2e-5 ({seedCount("qwen_dates_sft_lr1e5")}: dates{" "}
+          {pct("qwen_dates_sft_lr1e5")}, science {pct("qwen_science_sft_lr1e5")}, tool use {pct("qwen_tooluse_sft_lr1e5")}{" "}
+          against {pct("qwen_tooluse_sft")}) and kept more of the general probe ({pct("qwen_dates_sft_lr1e5_probe")} against{" "}
+          {pct("qwen_dates_sft_probe")} after dates, base {pct("qwen_dates_base_probe")}); after three skills in a row 2e-5
+          kept {pct("qwen_seq_sft_probe")} of it ({seedCount("qwen_seq_sft_probe")}), 1e-5 {pct("qwen_seq_sft_lr1e5_probe")}{" "}
+          ({seedCount("qwen_seq_sft_lr1e5_probe")}), 5e-6 {pct("qwen_seq_sft_lr5e6_probe")} (
+          {seedCount("qwen_seq_sft_lr5e6_probe")}). Below 0.3B it is 2e-5: on SmolLM2-135M 1e-5 learned about as much of
+          single skills but less of three in a row at 12 steps each (science {pct("smollm_seq_sft_lr1e5_science")} against{" "}
+          {pct("smollm_seq_sft_science")}, probe {pct("smollm_seq_sft_lr1e5_probe")} against {pct("smollm_seq_sft_probe")};{" "}
+          {seedCount("smollm_seq_sft_lr1e5_probe")}), and 5e-6 much less (dates {pct("smollm_dates_sft_lr5e6")} against{" "}
+          {pct("smollm_dates_sft")}).
         </p>
       )}
       {method === "sdft" && (
