@@ -93,6 +93,14 @@ CLAIMS: tuple[Claim, ...] = (
     _sequential("smollm_seq_sft_probe", SMOLLM, "sft", "general"),
     _sequential("smollm_seq_sft_lr1e5_science", SMOLLM, "sft-lr1e-5", "skill:science"),
     _sequential("smollm_seq_sft_lr1e5_probe", SMOLLM, "sft-lr1e-5", "general"),
+    # The teacher, with the paper's settings otherwise (its template, 3 skipped tokens), dates from the base
+    # (CPU, 2 seeds): the EMA teacher (sdft-paper), the frozen starting model, the live student
+    _comparison("smollm_dates_ema_probe", SMOLLM, "dates", "sdft-paper", "general"),
+    _comparison("smollm_dates_frozen_probe", SMOLLM, "dates", "sdft-frozen", "general"),
+    _comparison("smollm_dates_live_probe", SMOLLM, "dates", "sdft-live", "general"),
+    _comparison("qwen_cpu_dates_ema_probe", QWEN, "dates", "sdft-paper", "general"),
+    _comparison("qwen_cpu_dates_frozen_probe", QWEN, "dates", "sdft-frozen", "general"),
+    _comparison("qwen_cpu_dates_live_probe", QWEN, "dates", "sdft-live", "general"),
     # Qwen2.5-0.5B, dates from the base (H200, 2 seeds)
     _comparison("qwen_dates_base_probe", QWEN_GPU, "dates", "base", "general", seeds=(None,)),
     _comparison("qwen_dates_sft", QWEN_GPU, "dates", "sft", "task"),
@@ -144,6 +152,8 @@ RELATIONS: tuple[tuple[str, str], ...] = (
     ("qwen_seq_sft_lr1e5_dates", "qwen_seq_sdft_mix_dates"),
     ("qwen_seq_sft_lr1e5_probe", "qwen_seq_sft_probe"),  # 1e-5 kept more than 2e-5 and 5e-6
     ("qwen_seq_sft_lr1e5_probe", "qwen_seq_sft_lr5e6_probe"),
+    ("smollm_dates_ema_probe", "smollm_dates_live_probe"),  # the live teacher lost the most of the probe
+    ("qwen_cpu_dates_ema_probe", "qwen_cpu_dates_live_probe"),
 )
 
 
@@ -159,6 +169,10 @@ NOT_BELOW: tuple[tuple[str, str, int], ...] = (
     ("smollm_dates_sft", "smollm_dates_sft_lr1e5", 5),
     ("smollm_science_sft_lr1e5", "smollm_science_sft", 5),
     ("smollm_science_sft", "smollm_science_sft_lr1e5", 5),
+    ("smollm_dates_frozen_probe", "smollm_dates_ema_probe", 5),  # frozen "kept the probe as ema did"
+    ("smollm_dates_ema_probe", "smollm_dates_frozen_probe", 5),
+    ("qwen_cpu_dates_frozen_probe", "qwen_cpu_dates_ema_probe", 5),
+    ("qwen_cpu_dates_ema_probe", "qwen_cpu_dates_frozen_probe", 5),
 )
 
 

@@ -189,7 +189,15 @@ export function QueueJobForm({
       )}
       {method === "sdft" && (
         <div className="grid-2">
-          <Field label="Teacher" hint="ema is the paper's default; live diverged in its ablation">
+          <Field
+            label="Teacher"
+            hint={
+              `ema is the default (the paper's). Measured with the paper's other settings (dates, ${seedCount("qwen_cpu_dates_ema_probe")}): ` +
+              `frozen kept the general probe as ema did (Qwen2.5-0.5B ${pct("qwen_cpu_dates_frozen_probe")} against ` +
+              `${pct("qwen_cpu_dates_ema_probe")}), live lost it (${pct("qwen_cpu_dates_live_probe")}; SmolLM2-135M ` +
+              `${pct("smollm_dates_live_probe")} against ${pct("smollm_dates_ema_probe")})`
+            }
+          >
             <select value={teacher} onChange={(event) => setTeacher(event.target.value)}>
               <option value="">ema (default)</option>
               <option value="frozen">frozen</option>
