@@ -486,11 +486,17 @@ def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
         return False
     columns = min(2, len(groups))
     rows = (len(groups) + columns - 1) // columns
-    figure, axes = plt.subplots(rows, columns, figsize=(6.5 * columns, 5 * rows), squeeze=False)
+    # constrained layout leaves room for the suptitle, which tight_layout let overlap the top panels' titles
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(6.5 * columns, 5 * rows), squeeze=False, layout="constrained"
+    )
     # One marker and colour per method across all panels, so a method reads the same everywhere.
     markers = "osD^vP*Xh"
     summaries = {key: summarise(runs) for key, runs in groups.items()}
     methods = list(dict.fromkeys(row["method"] for rows in summaries.values() for row in rows))
+    # tab20's ten strong colours first, then its ten pale ones: no two of up to 20 methods share a colour
+    tab20 = plt.get_cmap("tab20").colors
+    colours = tab20[0::2] + tab20[1::2]
     for axis, ((_tag, model, skill, budget), rows) in zip(axes.flat, summaries.items(), strict=False):
         for row in rows:
             if not row["ok"]:
@@ -504,7 +510,7 @@ def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
                 xerr=general_sd or 0,
                 yerr=task_sd or 0,
                 fmt=markers[index % len(markers)],
-                color=f"C{index % 10}",
+                color=colours[index % len(colours)],
                 capsize=3,
                 markersize=8,
                 alpha=0.8,
@@ -521,7 +527,6 @@ def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
     for axis in list(axes.flat)[len(groups) :]:
         axis.set_visible(False)
     figure.suptitle("New-task accuracy vs general score (up and right is better)")
-    figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True
