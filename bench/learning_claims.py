@@ -5,7 +5,7 @@ copied by hand from learning.md; now each is a named claim below — which runs 
 order, budget, method, seeds) and which metric — and `python -m bench.learning_claims` writes them to
 frontend/src/generated/measured.json, which the form renders. tests/bench/test_learning_claims.py
 recomputes them from bench/results and fails when the committed file differs (a rerun moved a number)
-or when one of RELATIONS, the direction the form's wording states, no longer holds.
+or when a direction or tie the form's wording states (RELATIONS, NOT_BELOW) no longer holds.
 
 Reads JSON only: no torch, so the test costs milliseconds.
 """
