@@ -13,15 +13,15 @@ export function value(name: ClaimName): number {
   return measured.claims[name].percent;
 }
 
-/** "52 %". */
+/** "52 %", with a no-break space so that a line never ends between the number and its unit. */
 export function pct(name: ClaimName): string {
-  return `${value(name)} %`;
+  return `${value(name)}\u00a0%`;
 }
 
 /** "28 and 75 %": the claim's value on each seed. */
 export function perSeed(name: ClaimName): string {
   const values = measured.claims[name].per_seed;
-  return `${values.slice(0, -1).join(", ")}${values.length > 1 ? " and " : ""}${values.at(-1)} %`;
+  return `${values.slice(0, -1).join(", ")}${values.length > 1 ? " and " : ""}${values.at(-1)}\u00a0%`;
 }
 
 /** "one seed" or "2 seeds": how many runs the claim's number rests on. */
