@@ -20,13 +20,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.learning_keys import parse_key
 from bench.learning_report import _keep_latest, load_results
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 MEASURED_JSON = ROOT / "frontend" / "src" / "generated" / "measured.json"
 
-# The key parts that fix a run's budget and evaluation (see bench/learning_runner.py's run keys):
+# The key parts that fix a run's budget and evaluation (bench/learning_keys.py lays keys out):
 # "<steps>x<prompts>@<lr>[/<rollout tokens>]" and "t<train rows>e<eval rows>[h<held out>]p<probe items>".
 COMPARISON_LIMITS = "tNonee50hNonep60"  # every train row, eval ≤50 rows, probe 60 items
 SEQUENTIAL = ("tooluse>science>dates", "12x4@2e-05", "tNonee50p60")  # order, budget per skill, limits
@@ -202,17 +203,9 @@ def _sequential_value(record: dict[str, Any], metric: str) -> float:
 def _picks(claim: Claim, record: dict[str, Any]) -> bool:
     if record.get("status") != "ok" or record["method"] != claim.method or record["seed"] not in claim.seeds:
         return False
-    parts = record["key"].split("|")
-    if claim.phase == "sequential":  # sequential|model|method|seed|budget|order|limits
-        return (parts[1], parts[5], parts[4], parts[6]) == (
-            claim.model,
-            claim.subject,
-            claim.budget,
-            claim.limits,
-        )
-    # comparison|model|skill|method|seed|budget|limits
-    return (parts[0], parts[1], parts[2], parts[5], parts[6]) == (
-        "comparison",
+    key = parse_key(record["key"])
+    return (key.phase, key.model, key.subject, key.budget, key.limits) == (
+        claim.phase,
         claim.model,
         claim.subject,
         claim.budget,

@@ -14,7 +14,15 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from bench.learning_methods import METHODS, Method, find_method
-from bench.learning_runner import Context, base_evaluation, evaluate, fresh_copy, measure, train_once
+from bench.learning_runner import (
+    Context,
+    base_evaluation,
+    evaluate,
+    fresh_copy,
+    measure,
+    sequential_run_key,
+    train_once,
+)
 from bench.teacher_templates import TEACHER_TEMPLATES
 from worker.sdft.replay import ReplaySet
 
@@ -188,10 +196,7 @@ def run_sequential(ctx: Context, only: dict[str, list[Any]] | None = None) -> No
         if name not in only.get("methods", [name]):
             continue
         method = find_method(name)
-        key = (
-            f"sequential|{settings.model_key}|{name}|{seed}|{budget.steps}x{budget.batch_size}@{budget.lr:g}"
-        )
-        key += f"|{'>'.join(order)}|t{settings.train_limit}e{settings.eval_limit}p{settings.probe_items}"
+        key = sequential_run_key(name, seed, budget, order, settings)
         if key in ctx.attempted:
             continue
         ctx.attempted.add(key)

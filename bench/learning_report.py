@@ -9,11 +9,11 @@ verbatim: it says what was run, what was not, and what the numbers mean.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 from pathlib import Path
 from typing import Any
 
+from bench.learning_keys import parse_key, parse_limits
 from bench.teacher_templates import template_name
 
 # The paper's Table 1 (Qwen2.5-7B-Instruct, tool use; prior capabilities = mean of six benchmarks).
@@ -288,11 +288,10 @@ def _limits_text(record: dict[str, Any]) -> str:
     if "limits" in record:
         eval_limit, probe = record["limits"]["eval"], record["limits"]["probe"]
     else:
-        match = re.fullmatch(r"t(None|\d+)e(None|\d+)p(None|\d+)", record["key"].rsplit("|", 1)[-1])
-        if not match:
-            return record["key"].rsplit("|", 1)[-1]
-        eval_limit = None if match[2] == "None" else int(match[2])
-        probe = None if match[3] == "None" else int(match[3])
+        limits = parse_key(record["key"]).limits
+        if (parsed := parse_limits(limits)) is None:
+            return limits
+        eval_limit, probe = parsed["eval"], parsed["probe"]
     rows = "every eval row" if eval_limit is None else f"eval ≤{eval_limit} rows per skill"
     return f"{rows}, probe {probe} items"
 
@@ -307,8 +306,8 @@ def sequential_over_seeds(files: list[tuple[str, dict[str, Any]]]) -> list[str]:
         for record in data.get("sequential", []):
             if record["status"] != "ok":
                 continue
-            parts = record["key"].split("|")  # sequential|model|method|seed|budget|order|limits
-            group = groups.setdefault((*parts[:2], *parts[4:]), {})
+            key = parse_key(record["key"])
+            group = groups.setdefault((key.model, key.budget, key.subject, key.limits), {})
             _keep_latest(group, (record["method"], record["seed"]), (updated, tag, record))
     by_tag = dict(files)
     lines: list[str] = []

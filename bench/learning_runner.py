@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.learning_keys import SEQUENTIAL, RunKey, budget_part, limits_part
 from bench.learning_methods import Budget, Method, train_engine
 from bench.learning_skills import Skill, load_skill
 from bench.learning_trl import train_trl, trl_unavailable_reason
@@ -302,9 +303,17 @@ def train_once(
 
 
 def run_key(phase: str, skill: str, method: str, seed: int | None, budget: Budget, settings: Settings) -> str:
-    limits = f"t{settings.train_limit}e{settings.eval_limit}h{settings.holdout_limit}p{settings.probe_items}"
-    shape = f"{budget.steps}x{budget.batch_size}@{budget.lr:g}/{budget.max_new_tokens}"
-    return f"{phase}|{settings.model_key}|{skill}|{method}|{seed}|{shape}|{limits}"
+    shape = budget_part(budget.steps, budget.batch_size, budget.lr, budget.max_new_tokens)
+    limits = limits_part(
+        settings.train_limit, settings.eval_limit, settings.probe_items, holdout=settings.holdout_limit
+    )
+    return str(RunKey(phase, settings.model_key, skill, method, str(seed), shape, limits))
+
+
+def sequential_run_key(method: str, seed: int, budget: Budget, order: list[str], settings: Settings) -> str:
+    shape = budget_part(budget.steps, budget.batch_size, budget.lr)
+    limits = limits_part(settings.train_limit, settings.eval_limit, settings.probe_items)
+    return str(RunKey(SEQUENTIAL, settings.model_key, ">".join(order), method, str(seed), shape, limits))
 
 
 def measure(
