@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SEQUENTIAL = "sequential"
+SEQUENTIAL_PHASE = "sequential"
 _LIMITS = re.compile(r"t(None|\d+)e(None|\d+)(?:h(None|\d+))?p(None|\d+)")
 
 
@@ -32,7 +32,7 @@ class RunKey:
     limits: str
 
     def __str__(self) -> str:
-        if self.phase == SEQUENTIAL:
+        if self.phase == SEQUENTIAL_PHASE:
             parts = (self.phase, self.model, self.method, self.seed, self.budget, self.subject, self.limits)
         else:
             parts = (self.phase, self.model, self.subject, self.method, self.seed, self.budget, self.limits)
@@ -57,7 +57,7 @@ def parse_key(key: str) -> RunKey:
     if len(parts) != 7:
         raise ValueError(f"run key {key!r} has {len(parts)} parts, not 7")
     phase, model = parts[0], parts[1]
-    if phase == SEQUENTIAL:
+    if phase == SEQUENTIAL_PHASE:
         method, seed, budget, subject, limits = parts[2:]
     else:
         subject, method, seed, budget, limits = parts[2:]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.learning_keys import SEQUENTIAL, RunKey, budget_part, limits_part
+from bench.learning_keys import SEQUENTIAL_PHASE, RunKey, budget_part, limits_part
 from bench.learning_methods import Budget, Method, train_engine
 from bench.learning_skills import Skill, load_skill
 from bench.learning_trl import train_trl, trl_unavailable_reason
@@ -313,7 +313,9 @@ def run_key(phase: str, skill: str, method: str, seed: int | None, budget: Budge
 def sequential_run_key(method: str, seed: int, budget: Budget, order: list[str], settings: Settings) -> str:
     shape = budget_part(budget.steps, budget.batch_size, budget.lr)
     limits = limits_part(settings.train_limit, settings.eval_limit, settings.probe_items)
-    return str(RunKey(SEQUENTIAL, settings.model_key, ">".join(order), method, str(seed), shape, limits))
+    return str(
+        RunKey(SEQUENTIAL_PHASE, settings.model_key, ">".join(order), method, str(seed), shape, limits)
+    )
 
 
 def measure(
