@@ -250,6 +250,8 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
                 find_method(name)
             except ValueError as error:
                 parser.error(str(error))
+    if args.grad_accum < 1 or preset["batch_size"] % args.grad_accum:
+        parser.error(f"--grad-accum {args.grad_accum} must divide --batch-size {preset['batch_size']} evenly")
     dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
     budget = Budget(
         steps=preset["steps"],

@@ -48,8 +48,12 @@ def trl_settings(budget: Budget) -> dict[str, Any]:
         "max_grad_norm": 1.0,
         "weight_decay": 0.0,
         "max_steps": budget.steps,
-        "per_device_train_batch_size": budget.batch_size,
-        "gradient_accumulation_steps": 1,
+        # --grad-accum splits a step's prompts as our engine does: TRL generates the step's rollouts
+        # at once (steps_per_generation follows the accumulation) and averages per-sequence losses,
+        # so two micro-batches of 2 make the update one batch of 4 makes. Its gradient checkpointing
+        # is on by default, so --gradient-checkpointing changes nothing here.
+        "per_device_train_batch_size": budget.batch_size // budget.grad_accum,
+        "gradient_accumulation_steps": budget.grad_accum,
         "max_completion_length": budget.max_new_tokens,
     }
 
