@@ -63,9 +63,19 @@ class Claim:
 ROLLOUT_TOKENS = {"dates": 32, "science": 64, "tooluse": 64}  # the skills' own rollout limits
 
 
-def _comparison(name: str, model: str, skill: str, method: str, metric: str, seeds=(0, 1)) -> Claim:
-    budget = f"20x4@2e-05/{ROLLOUT_TOKENS[skill]}"
-    return Claim(name, "comparison", model, skill, budget, COMPARISON_LIMITS, method, metric, tuple(seeds))
+def _comparison(
+    name: str,
+    model: str,
+    skill: str,
+    method: str,
+    metric: str,
+    seeds=(0, 1),
+    *,
+    budget: str | None = None,
+    limits: str = COMPARISON_LIMITS,
+) -> Claim:
+    budget = budget or f"20x4@2e-05/{ROLLOUT_TOKENS[skill]}"
+    return Claim(name, "comparison", model, skill, budget, limits, method, metric, tuple(seeds))
 
 
 def _sequential(name: str, model: str, method: str, metric: str, seeds=(0, 1)) -> Claim:
@@ -75,6 +85,7 @@ def _sequential(name: str, model: str, method: str, metric: str, seeds=(0, 1)) -
 
 QWEN, QWEN_GPU, SMOLLM = "qwen2.5-0.5b", "qwen2.5-0.5b@cuda/bfloat16", "smollm2-135m"
 MIX = "sdft-format-skip0-mix25"  # SDFT's defaults from 0.3B parameters
+QWEN_CPU_TOOLUSE, QWEN_CPU_TOOLUSE_LIMITS = "8x4@2e-05/64", "tNonee30hNonep30"  # learning-qwen-tooluse.json
 
 CLAIMS: tuple[Claim, ...] = (
     # SmolLM2-135M, dates from the base (CPU, 2 seeds)
@@ -102,6 +113,17 @@ CLAIMS: tuple[Claim, ...] = (
     _comparison("qwen_cpu_dates_ema_probe", QWEN, "dates", "sdft-paper", "general"),
     _comparison("qwen_cpu_dates_frozen_probe", QWEN, "dates", "sdft-frozen", "general"),
     _comparison("qwen_cpu_dates_live_probe", QWEN, "dates", "sdft-live", "general"),
+    # ... and on tool use, 8 steps (a 0.5B SDFT step takes 2 min on the CPU), eval 27 rows, probe 30
+    *(
+        _comparison(
+            name, QWEN, "tooluse", method, "general", budget=QWEN_CPU_TOOLUSE, limits=QWEN_CPU_TOOLUSE_LIMITS
+        )
+        for name, method in (
+            ("qwen_cpu_tooluse_ema_probe", "sdft-paper"),
+            ("qwen_cpu_tooluse_frozen_probe", "sdft-frozen"),
+            ("qwen_cpu_tooluse_live_probe", "sdft-live"),
+        )
+    ),
     # Qwen2.5-0.5B, dates from the base (H200, 2 seeds)
     _comparison("qwen_dates_base_probe", QWEN_GPU, "dates", "base", "general", seeds=(None,)),
     _comparison("qwen_dates_sft", QWEN_GPU, "dates", "sft", "task"),
@@ -155,6 +177,7 @@ RELATIONS: tuple[tuple[str, str], ...] = (
     ("qwen_seq_sft_lr1e5_probe", "qwen_seq_sft_lr5e6_probe"),
     ("smollm_dates_ema_probe", "smollm_dates_live_probe"),  # the live teacher lost the most of the probe
     ("qwen_cpu_dates_ema_probe", "qwen_cpu_dates_live_probe"),
+    ("qwen_cpu_tooluse_ema_probe", "qwen_cpu_tooluse_live_probe"),
 )
 
 
@@ -174,6 +197,8 @@ NOT_BELOW: tuple[tuple[str, str, int], ...] = (
     ("smollm_dates_ema_probe", "smollm_dates_frozen_probe", 5),
     ("qwen_cpu_dates_frozen_probe", "qwen_cpu_dates_ema_probe", 5),
     ("qwen_cpu_dates_ema_probe", "qwen_cpu_dates_frozen_probe", 5),
+    ("qwen_cpu_tooluse_frozen_probe", "qwen_cpu_tooluse_ema_probe", 5),
+    ("qwen_cpu_tooluse_ema_probe", "qwen_cpu_tooluse_frozen_probe", 5),
 )
 
 
