@@ -250,18 +250,19 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
                 find_method(name)
             except ValueError as error:
                 parser.error(str(error))
-    if args.grad_accum < 1 or preset["batch_size"] % args.grad_accum:
-        parser.error(f"--grad-accum {args.grad_accum} must divide --batch-size {preset['batch_size']} evenly")
     dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
-    budget = Budget(
-        steps=preset["steps"],
-        batch_size=preset["batch_size"],
-        lr=preset["lr"],
-        max_new_tokens=preset["max_new_tokens"],
-        dtype=dtype,
-        grad_accum=args.grad_accum,
-        gradient_checkpointing=args.gradient_checkpointing,
-    )
+    try:
+        budget = Budget(
+            steps=preset["steps"],
+            batch_size=preset["batch_size"],
+            lr=preset["lr"],
+            max_new_tokens=preset["max_new_tokens"],
+            dtype=dtype,
+            grad_accum=args.grad_accum,
+            gradient_checkpointing=args.gradient_checkpointing,
+        )
+    except ValueError as error:
+        parser.error(f"--grad-accum / --batch-size: {error}")
     mode = "quick" if args.quick else "full"
     time_budget_min = preset.get("time_budget_min") if args.time_budget_min is None else args.time_budget_min
     model_tag = str(preset["model"]).replace("/", "_")

@@ -40,6 +40,11 @@ class Budget:
     grad_accum: int = 1
     gradient_checkpointing: bool = False
 
+    def __post_init__(self) -> None:
+        # Both trainers split a step's prompts into grad_accum equal micro-batches (TRL's by division).
+        if self.grad_accum < 1 or self.batch_size % self.grad_accum:
+            raise ValueError(f"grad_accum {self.grad_accum} must divide batch_size {self.batch_size} evenly")
+
     def for_skill(self, skill_max_new_tokens: int) -> Budget:
         """The budget a run on one skill trains with: the skill's rollout length unless one is set."""
         return self if self.max_new_tokens is not None else replace(self, max_new_tokens=skill_max_new_tokens)

@@ -11,9 +11,6 @@ from bench.learning import parse_args
 from bench.learning_methods import Budget
 from bench.learning_skills import load_skill
 from bench.learning_trl import train_trl, trl_settings
-from worker.sdft.models import load_model
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_grad_accum_splits_the_batch_into_micro_batches() -> None:
@@ -22,14 +19,13 @@ def test_grad_accum_splits_the_batch_into_micro_batches() -> None:
     assert (settings["per_device_train_batch_size"], settings["gradient_accumulation_steps"]) == (2, 2)
     with pytest.raises(SystemExit):  # 4 prompts do not split into 3 equal micro-batches
         parse_args(["--batch-size", "4", "--grad-accum", "3"])
+    with pytest.raises(ValueError, match="grad_accum 3 must divide batch_size 4"):
+        Budget(steps=8, batch_size=4, lr=2e-5, max_new_tokens=64, grad_accum=3)
 
 
-def test_two_micro_batches_train_the_weights_one_batch_trains(tmp_path: Path) -> None:
-    models_dir = REPO_ROOT / "data" / "models"
-    models_dir.mkdir(parents=True, exist_ok=True)
-    base = load_model("tiny", models_dir=models_dir)
+def test_two_micro_batches_train_the_weights_one_batch_trains(tiny, tmp_path: Path) -> None:  # noqa: ANN001
     folder = tmp_path / "base-model"
-    base.model.save_pretrained(str(folder))  # TRL builds its EMA teacher from a folder
+    tiny.model.save_pretrained(str(folder))  # TRL builds its EMA teacher from a folder
     examples = load_skill("dates").train_examples(limit=8)
 
     trained = {}
@@ -39,7 +35,7 @@ def test_two_micro_batches_train_the_weights_one_batch_trains(tmp_path: Path) ->
             steps=2, batch_size=4, lr=1e-3, max_new_tokens=4, warmup_ratio=0.0, grad_accum=grad_accum
         )
         loaded, outcome = train_trl(
-            base,
+            tiny,
             examples,
             budget=budget,
             seed=0,
@@ -51,7 +47,7 @@ def test_two_micro_batches_train_the_weights_one_batch_trains(tmp_path: Path) ->
             name: tensor.detach().clone() for name, tensor in loaded.model.state_dict().items()
         }
 
-    start = base.model.state_dict()
+    start = tiny.model.state_dict()
     moved = max((trained[1][name] - start[name]).abs().max().item() for name in start)
     assert moved > 1e-4  # the step changed the weights, so equal results below mean equal updates
     for name, tensor in trained[1].items():
