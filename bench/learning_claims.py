@@ -141,6 +141,11 @@ CLAIMS: tuple[Claim, ...] = (
     _comparison("qwen_tooluse_sft", QWEN_GPU, "tooluse", "sft", "task"),
     _comparison("qwen_tooluse_sdft_mix", QWEN_GPU, "tooluse", MIX, "task"),
     _comparison("qwen_tooluse_sft_lr1e5", QWEN, "tooluse", "sft-lr1e-5", "task"),
+    # ... and the same budget on the CPU (float32), where the defaults learned as on the H200 but kept less
+    _comparison("qwen_cpu_tooluse_base_probe", QWEN, "tooluse", "base", "general", seeds=(None,)),
+    _comparison("qwen_cpu_tooluse_sdft_mix", QWEN, "tooluse", MIX, "task"),
+    _comparison("qwen_cpu_tooluse_sdft_mix_probe", QWEN, "tooluse", MIX, "general"),
+    _comparison("qwen_tooluse_sft_lr1e5_probe", QWEN, "tooluse", "sft-lr1e-5", "general"),
     # Qwen2.5-0.5B, tool use → science → dates (CPU 2 seeds; SFT at 2e-5 on the H200 and 5e-6 on the CPU, one)
     _sequential("qwen_seq_sdft_mix_probe", QWEN, MIX, "general"),
     _sequential("qwen_seq_sdft_mix_tooluse", QWEN, MIX, "skill:tooluse"),
@@ -169,6 +174,8 @@ RELATIONS: tuple[tuple[str, str], ...] = (
     ("qwen_dates_sft_lr1e5_probe", "qwen_dates_sft_probe"),  # "kept more of the general probe"
     ("qwen_tooluse_sft", "qwen_tooluse_sdft_mix"),  # "SFT reached 43 %, SDFT 31 %"
     ("qwen_tooluse_sft_lr1e5", "qwen_tooluse_sft"),  # "56 % against 43 %"
+    ("qwen_tooluse_sft_lr1e5", "qwen_cpu_tooluse_sdft_mix"),  # on the CPU SFT at 1e-5 learned more ...
+    ("qwen_tooluse_sft_lr1e5_probe", "qwen_cpu_tooluse_sdft_mix_probe"),  # ... and kept more of the probe
     ("qwen_seq_sft_lr1e5_probe", "qwen_seq_sdft_mix_probe"),  # SFT at 1e-5 kept more in a row ...
     ("qwen_seq_sft_lr1e5_tooluse", "qwen_seq_sdft_mix_tooluse"),  # ... and learned more of each skill
     ("qwen_seq_sft_lr1e5_science", "qwen_seq_sdft_mix_science"),
@@ -189,6 +196,8 @@ NOT_BELOW: tuple[tuple[str, str, int], ...] = (
     ("qwen_dates_sft_lr1e5", "qwen_dates_sft", 2),  # SFT at 1e-5 "learned as much as 2e-5"
     ("qwen_science_sft_lr1e5", "qwen_science_sft", 2),
     ("qwen_tooluse_sft_lr1e5", "qwen_tooluse_sft", 2),
+    ("qwen_cpu_tooluse_sdft_mix", "qwen_tooluse_sdft_mix", 2),  # "learned as on the H200"
+    ("qwen_tooluse_sdft_mix", "qwen_cpu_tooluse_sdft_mix", 2),
     ("smollm_dates_sft_lr1e5", "smollm_dates_sft", 5),  # at 135M "about as much of single skills"
     ("smollm_dates_sft", "smollm_dates_sft_lr1e5", 5),
     ("smollm_science_sft_lr1e5", "smollm_science_sft", 5),

@@ -26,7 +26,10 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT shows wha
   expect(note).toHaveTextContent("on every skill (dates 87 % against 67 %) and kept more of the general probe (60 % against 48 %)");
   expect(note).toHaveTextContent("learned dates as SFT did (99 %)");
   expect(note).toHaveTextContent("kept 68 % of the general probe against 38 % for SFT at 2e-5 (base 85 %), but SFT at lr 5e-6 kept 76 %");
-  expect(note).toHaveTextContent("on tool use SFT reached 43 % (56 % at 1e-5, its default from 0.3B), SDFT 31 % (base 26 %)");
+  expect(note).toHaveTextContent(
+    "on tool use SFT reached 43 % (56 % at 1e-5, its default from 0.3B), SDFT 31 % (base 26 %); on the CPU SDFT " +
+      "learned as much (31 %) and kept 63 % of the general probe (73 and 53 %) against 75 % for SFT at 1e-5 (base 85 %).",
+  );
   expect(note).toHaveTextContent("Learning three skills in a row at 0.5B (2 seeds each), SDFT kept 52 % of the probe (28 and 75 %)");
   expect(note).toHaveTextContent("and learned 22 / 10 / 18 % of the skills");
   expect(note).toHaveTextContent("SFT at 1e-5, its default from 0.3B, kept 86 % and learned 48 / 32 / 99 % (at 2e-5 it kept 2 %, one seed)");

@@ -158,7 +158,10 @@ export function QueueJobForm({
           and kept {pct("qwen_dates_sdft_mix_probe")} of the general probe against {pct("qwen_dates_sft_probe")} for SFT at
           2e-5 (base {pct("qwen_dates_base_probe")}), but SFT at lr 5e-6 kept {pct("qwen_dates_sft_lr5e6_probe")}; on tool
           use SFT reached {pct("qwen_tooluse_sft")} ({pct("qwen_tooluse_sft_lr1e5")} at 1e-5, its default from 0.3B), SDFT{" "}
-          {pct("qwen_tooluse_sdft_mix")} (base {pct("qwen_tooluse_base")}). Learning three skills in a row at 0.5B (
+          {pct("qwen_tooluse_sdft_mix")} (base {pct("qwen_tooluse_base")}); on the CPU SDFT learned as much (
+          {pct("qwen_cpu_tooluse_sdft_mix")}) and kept {pct("qwen_cpu_tooluse_sdft_mix_probe")} of the general probe (
+          {perSeed("qwen_cpu_tooluse_sdft_mix_probe")}) against {pct("qwen_tooluse_sft_lr1e5_probe")} for SFT at 1e-5 (base{" "}
+          {pct("qwen_cpu_tooluse_base_probe")}). Learning three skills in a row at 0.5B (
           {seedCount("qwen_seq_sdft_mix_probe")} each), SDFT kept {pct("qwen_seq_sdft_mix_probe")} of the probe (
           {perSeed("qwen_seq_sdft_mix_probe")}) and learned {value("qwen_seq_sdft_mix_tooluse")} /{" "}
           {value("qwen_seq_sdft_mix_science")} / {pct("qwen_seq_sdft_mix_dates")} of the skills; SFT at
