@@ -532,6 +532,15 @@ def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
 
 
 def write_report(out: Path) -> str:
+    """Redraws learning.png and rewrites learning.md from `out`'s results and notes; returns the markdown."""
+    plotted = write_plot(load_results(out), out / "learning.png")
+    text = render_report(out, with_plot=plotted)
+    (out / "learning.md").write_text(text, encoding="utf-8")
+    return text
+
+
+def render_report(out: Path, *, with_plot: bool) -> str:
+    """learning.md's text for `out`'s results and notes: what a committed learning.md must equal."""
     files = load_results(out)
     lines = [
         "# Learning benchmark: SDFT vs SFT",
@@ -544,7 +553,7 @@ def write_report(out: Path) -> str:
     notes = out / "learning-notes.md"
     if notes.exists():
         lines += [notes.read_text(encoding="utf-8").strip(), ""]
-    if write_plot(files, out / "learning.png"):
+    if with_plot:
         lines += ["![task accuracy vs general score](learning.png)", ""]
     lines += comparison_section(files)
     lines += teacher_section(files)
@@ -553,6 +562,4 @@ def write_report(out: Path) -> str:
     lines += sequential_section(files)
     lines += invocations_section(files)
     lines += all_runs_section(files)
-    text = "\n".join(lines)
-    (out / "learning.md").write_text(text, encoding="utf-8")
-    return text
+    return "\n".join(lines)
