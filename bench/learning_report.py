@@ -533,15 +533,14 @@ def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
 
 def write_report(out: Path) -> str:
     """Redraws learning.png and rewrites learning.md from `out`'s results and notes; returns the markdown."""
-    plotted = write_plot(load_results(out), out / "learning.png")
-    text = render_report(out, with_plot=plotted)
+    files = load_results(out)
+    text = render_report(out, files, with_plot=write_plot(files, out / "learning.png"))
     (out / "learning.md").write_text(text, encoding="utf-8")
     return text
 
 
-def render_report(out: Path, *, with_plot: bool) -> str:
-    """learning.md's text for `out`'s results and notes: what a committed learning.md must equal."""
-    files = load_results(out)
+def render_report(out: Path, files: list[tuple[str, dict[str, Any]]], *, with_plot: bool) -> str:
+    """learning.md's text for `files` (load_results(out)) and out's notes: what a committed learning.md must equal."""
     lines = [
         "# Learning benchmark: SDFT vs SFT",
         "",

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.learning_report import render_report, write_report
+from bench.learning_report import load_results, render_report, write_report
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 
@@ -216,18 +216,22 @@ def test_each_row_names_the_learning_rate_its_method_trained_at(tmp_path: Path) 
     )
 
 
+def rendered(out: Path) -> str:
+    """The report `out`'s results and notes make now, with the plot line when a plot is there."""
+    return render_report(out, load_results(out), with_plot=(out / "learning.png").exists())
+
+
 def test_the_committed_report_is_the_results_and_notes_report() -> None:
     # learning.md is what users and the README cite: a results file or a note committed without
     # regenerating it leaves them reading old numbers.
     committed = (RESULTS / "learning.md").read_text(encoding="utf-8")
-    rendered = render_report(RESULTS, with_plot=(RESULTS / "learning.png").exists())
-    assert committed == rendered, "bench/results/learning.md is stale: run `make measured`"
+    assert committed == rendered(RESULTS), "bench/results/learning.md is stale: run `make measured`"
 
 
 def test_a_changed_note_makes_the_report_stale(tmp_path: Path) -> None:
     (tmp_path / "learning-notes.md").write_text("Seed 0 only.\n", encoding="utf-8")
     written = write_report(tmp_path)
     assert "Seed 0 only." in written
-    assert render_report(tmp_path, with_plot=(tmp_path / "learning.png").exists()) == written
+    assert rendered(tmp_path) == written
     (tmp_path / "learning-notes.md").write_text("Seeds 0 and 1.\n", encoding="utf-8")
-    assert render_report(tmp_path, with_plot=(tmp_path / "learning.png").exists()) != written
+    assert rendered(tmp_path) != written
