@@ -85,7 +85,8 @@ def _sequential(name: str, model: str, method: str, metric: str, seeds=(0, 1)) -
 
 QWEN, QWEN_GPU, SMOLLM = "qwen2.5-0.5b", "qwen2.5-0.5b@cuda/bfloat16", "smollm2-135m"
 MIX = "sdft-format-skip0-mix25"  # SDFT's defaults from 0.3B parameters
-QWEN_CPU_TOOLUSE, QWEN_CPU_TOOLUSE_LIMITS = "8x4@2e-05/64", "tNonee30hNonep30"  # learning-qwen-tooluse.json
+# learning-qwen-tooluse.json and learning-qwen-science-cpu.json: 8 steps, eval 30 rows, probe 30 items
+QWEN_CPU_8_STEPS, QWEN_CPU_8_STEPS_LIMITS = "8x4@2e-05/64", "tNonee30hNonep30"
 
 CLAIMS: tuple[Claim, ...] = (
     # SmolLM2-135M, dates from the base (CPU, 2 seeds)
@@ -113,16 +114,19 @@ CLAIMS: tuple[Claim, ...] = (
     _comparison("qwen_cpu_dates_ema_probe", QWEN, "dates", "sdft-paper", "general"),
     _comparison("qwen_cpu_dates_frozen_probe", QWEN, "dates", "sdft-frozen", "general"),
     _comparison("qwen_cpu_dates_live_probe", QWEN, "dates", "sdft-live", "general"),
-    # ... and on tool use, 8 steps (a 0.5B SDFT step takes 2 min on the CPU), eval 27 rows, probe 30
+    # ... and on tool use and science, 8 steps (a 0.5B SDFT step takes 45 s to 2 min on the CPU)
     *(
         _comparison(
-            name, QWEN, "tooluse", method, "general", budget=QWEN_CPU_TOOLUSE, limits=QWEN_CPU_TOOLUSE_LIMITS
+            f"qwen_cpu_{skill}_{teacher}_probe",
+            QWEN,
+            skill,
+            method,
+            "general",
+            budget=QWEN_CPU_8_STEPS,
+            limits=QWEN_CPU_8_STEPS_LIMITS,
         )
-        for name, method in (
-            ("qwen_cpu_tooluse_ema_probe", "sdft-paper"),
-            ("qwen_cpu_tooluse_frozen_probe", "sdft-frozen"),
-            ("qwen_cpu_tooluse_live_probe", "sdft-live"),
-        )
+        for skill in ("tooluse", "science")
+        for teacher, method in (("ema", "sdft-paper"), ("frozen", "sdft-frozen"), ("live", "sdft-live"))
     ),
     # Qwen2.5-0.5B, dates from the base (H200, 2 seeds)
     _comparison("qwen_dates_base_probe", QWEN_GPU, "dates", "base", "general", seeds=(None,)),
@@ -185,6 +189,7 @@ RELATIONS: tuple[tuple[str, str], ...] = (
     ("smollm_dates_ema_probe", "smollm_dates_live_probe"),  # the live teacher lost the most of the probe
     ("qwen_cpu_dates_ema_probe", "qwen_cpu_dates_live_probe"),
     ("qwen_cpu_tooluse_ema_probe", "qwen_cpu_tooluse_live_probe"),
+    ("qwen_cpu_science_ema_probe", "qwen_cpu_science_live_probe"),
 )
 
 
@@ -208,6 +213,8 @@ NOT_BELOW: tuple[tuple[str, str, int], ...] = (
     ("qwen_cpu_dates_ema_probe", "qwen_cpu_dates_frozen_probe", 5),
     ("qwen_cpu_tooluse_frozen_probe", "qwen_cpu_tooluse_ema_probe", 5),
     ("qwen_cpu_tooluse_ema_probe", "qwen_cpu_tooluse_frozen_probe", 5),
+    ("qwen_cpu_science_frozen_probe", "qwen_cpu_science_ema_probe", 5),
+    ("qwen_cpu_science_ema_probe", "qwen_cpu_science_frozen_probe", 5),
 )
 
 

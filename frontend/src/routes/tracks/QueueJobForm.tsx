@@ -198,8 +198,10 @@ export function QueueJobForm({
               `ema is the default (the paper's). Measured with the paper's other settings (${seedCount("qwen_cpu_dates_ema_probe")} ` +
               `each): frozen kept the general probe as ema did (Qwen2.5-0.5B dates ${pct("qwen_cpu_dates_frozen_probe")} against ` +
               `${pct("qwen_cpu_dates_ema_probe")}, tool use ${pct("qwen_cpu_tooluse_frozen_probe")} against ` +
-              `${pct("qwen_cpu_tooluse_ema_probe")}), live lost the most of it (dates ${pct("qwen_cpu_dates_live_probe")}, tool use ` +
-              `${pct("qwen_cpu_tooluse_live_probe")}; SmolLM2-135M dates ${pct("smollm_dates_live_probe")} against ` +
+              `${pct("qwen_cpu_tooluse_ema_probe")}, science ${pct("qwen_cpu_science_frozen_probe")} against ` +
+              `${pct("qwen_cpu_science_ema_probe")}), live lost the most of it (dates ${pct("qwen_cpu_dates_live_probe")}, tool use ` +
+              `${pct("qwen_cpu_tooluse_live_probe")}, science ${pct("qwen_cpu_science_live_probe")}; SmolLM2-135M dates ` +
+              `${pct("smollm_dates_live_probe")} against ` +
               `${pct("smollm_dates_ema_probe")})`
             }
           >
