@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psutil
+
 from bench import learning
 from bench.learning_skills import load_skill
 from bench.skills.iso_dates import SKILL_FILE, build_rows
@@ -54,6 +56,7 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
         assert run["status"] == "ok", run.get("traceback")
         assert run["task_n"] == 2 and 0.0 <= run["task_accuracy"] <= 1.0
         assert 0.0 <= run["general_score"] <= 1.0 and run["kl_from_base"] >= 0.0
+        assert 0.05 < run["resident_gib"] < psutil.virtual_memory().total / 2**30  # what the process held
     assert runs["base"]["kl_from_base"] == 0.0 and runs["base"]["train_wall_s"] == 0.0
     assert runs["sft"]["steps_done"] == 1 and runs["sft"]["settings"]["method"] == "sft"
     # The paper's setup whatever the product's defaults are: its template (not named when it is the
