@@ -400,7 +400,8 @@ def measure(
     if cuda:  # the base model's copy included: what a user's GPU must hold for this run
         run["cuda_peak_gib"] = torch.cuda.max_memory_allocated(settings.device) / 2**30
     # An invocation's runs share one process: a 0.5B science invocation on a 23 GB machine was killed
-    # for memory in its twelfth run (24 GB resident), so each record says what the process held after it.
+    # for memory in its twelfth run (24 GB resident), so each comparison record says what the process
+    # held after it (sequential records do not yet).
     run["resident_gib"] = psutil.Process().memory_info().rss / 2**30
     ctx.took(kind, method.family, time.perf_counter() - started)
     ctx.record(run)
