@@ -8,6 +8,8 @@ unsharded run is the reference there); here too a bad row fails with its line an
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ import torch
 from worker.sdft.checkpoints import load_checkpoint, verify_checkpoint
 from worker.sdft.config import ConfigError, TrainConfig
 from worker.sdft.data import DataError, Example
-from worker.sdft.launch import LaunchSpec, train_on_processes
+from worker.sdft.launch import LaunchError, LaunchSpec, _outcome, train_on_processes
 from worker.sdft.models import load_model
 from worker.sdft.sink import ListSink
 from worker.sdft.train import train
@@ -131,6 +133,95 @@ def test_a_bad_row_fails_with_its_line_and_field(models_dir: Path, tmp_path: Pat
         )
     assert (raised.value.line, raised.value.field) == (42, "prompt")
     assert not (tmp_path / "checkpoint").exists()
+
+
+class AbortRankOne(ListSink):
+    """At the first reported step, kills training process 1 as a crash in native code would (SIGABRT)."""
+
+    def __init__(self, launch_dir: Path) -> None:
+        super().__init__()
+        self.marker = str(launch_dir / "spec.json").encode()
+
+    def on_step(self, step: int, metrics: dict[str, float]) -> None:
+        super().on_step(step, metrics)
+        if len(self.steps) > 1:
+            return
+        for entry in Path("/proc").iterdir():
+            try:
+                named = self.marker in (entry / "cmdline").read_bytes()
+                rank_one = b"\0RANK=1\0" in b"\0" + (entry / "environ").read_bytes()
+            except OSError:  # not a process, or gone
+                continue
+            if named and rank_one:
+                os.kill(int(entry.name), signal.SIGABRT)
+
+
+def test_a_process_killed_by_a_signal_is_named_with_its_own_last_output(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    # No error file can be written from an abort: the caller's error still says which process
+    # died, of what, and where it was in Python (faulthandler), not only torchrun's summary.
+    config = TrainConfig(steps=10_000, num_gpus=2, **FAST)
+    launch_dir = tmp_path / "launch"
+    with pytest.raises(LaunchError) as raised:
+        train_on_processes(
+            spec_for(tmp_path, models_dir, config),
+            num_processes=2,
+            sink=AbortRankOne(launch_dir),
+            launch_dir=launch_dir,
+        )
+    message = str(raised.value)
+    assert message.startswith("training process 1 was killed by SIGABRT without an error report")
+    assert "Fatal Python error: Aborted" in message and 'File "' in message
+    assert not (tmp_path / "checkpoint").exists()
+
+
+# torchrun's closing summary from a CI run (2026-12-05) in which process 1 aborted in gloo after training
+TEARDOWN_ABORT = """
+Failures:
+[1]:
+  time      : 2026-12-05_23:27:18
+  host      : localhost
+  rank      : 0 (local_rank: 0)
+  exitcode  : -15 (pid: 24358)  (SIGTERM)
+  error_file: <N/A>
+  traceback : Signal 15 (SIGTERM) received by PID 24358
+------------------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  time      : 2026-12-05_23:27:18
+  host      : localhost
+  rank      : 1 (local_rank: 1)
+  exitcode  : -6 (pid: 24359)  (SIGABRT)
+  error_file: <N/A>
+  traceback : Signal 6 (SIGABRT) received by PID 24359
+"""
+
+
+def test_a_crash_after_the_run_finished_keeps_the_run_and_one_before_fails_it(
+    models_dir: Path, tmp_path: Path, caplog
+) -> None:
+    config = TrainConfig(method="sft", steps=1, num_gpus=2, **FAST)
+    launch_dir = tmp_path / "launch"
+    finished = train_on_processes(
+        spec_for(tmp_path, models_dir, config), num_processes=2, sink=ListSink(), launch_dir=launch_dir
+    )
+    with open(launch_dir / "launcher.log", "a") as log:
+        log.write(TEARDOWN_ABORT)
+
+    # result.json is written only once every process is past its last collective: an abort after it
+    # is a teardown failure, logged, and the run with its checkpoint is kept.
+    with caplog.at_level("WARNING", logger="worker.sdft.launch"):
+        kept = _outcome(launch_dir, returncode=1)
+    assert (kept.result, kept.checkpoint) == (finished.result, finished.checkpoint)
+    assert (
+        "finished, then its processes failed" in caplog.text
+        and "process 1 was killed by SIGABRT" in caplog.text
+    )
+
+    (launch_dir / "result.json").unlink()
+    with pytest.raises(LaunchError, match="^training process 1 was killed by SIGABRT"):
+        _outcome(launch_dir, returncode=1)
 
 
 @pytest.mark.parametrize(

@@ -5,22 +5,28 @@ launch folder, starts `python -m torch.distributed.run` on this module (torch's 
 `accelerate launch` wraps), relays process 0's events (warnings, traces, steps, step checkpoints)
 to the caller's sink as they are written, and asks the run to stop by creating a file when that
 sink says so. Process 0 writes the final checkpoint (temp name, fsync, rename, as in one process)
-and a result file. A process that fails writes its error; it is raised again here with its type,
-line and field, so a bad row fails a job as clearly as in one process.
+and, once every process is done, a result file. A process that fails writes its error; it is
+raised again here with its type, line and field, so a bad row fails a job as clearly as in one
+process. A process killed by a signal writes nothing: torchrun keeps each process's output, and
+the error names the process, the signal and its Python stack (faulthandler).
 
     caller                                 torch.distributed.run -> processes 0..n-1
     spec.json            ------------->    load model, train(parallel=...), 0 writes the checkpoint
                                            (sharded weights: gathered by all, written by 0)
     sink.on_step(...)    <- events.jsonl   process 0's sink
     sink.should_stop()   -> stop           checked by process 0 before each step, agreed by all
-    TrainResult          <- result.json    | error-<rank>.json -> raised here
+    TrainResult          <- result.json    | error-<rank>.json, logs/ -> raised here
 """
 
 from __future__ import annotations
 
 import dataclasses
+import faulthandler
 import json
+import logging
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +43,7 @@ from worker.sdft.sink import Sink
 from worker.sdft.train import TrainResult
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -103,7 +110,8 @@ class LaunchResult:
 
 
 class LaunchError(RuntimeError):
-    """The processes failed without saying why (killed, out of memory): the launcher's log tail."""
+    """The processes failed without an error of their own (killed by a signal, out of memory): which
+    process, of what, and its last output."""
 
 
 # --------------------------------------------------------------------------- the calling process
@@ -119,6 +127,7 @@ def train_on_processes(
         (launch_dir / stale).unlink(missing_ok=True)
     for stale in launch_dir.glob("error-*.json"):
         stale.unlink()
+    shutil.rmtree(launch_dir / "logs", ignore_errors=True)
     spec_path = launch_dir / "spec.json"
     spec_path.write_text(json.dumps(dataclasses.asdict(spec)))
     command = [
@@ -127,6 +136,10 @@ def train_on_processes(
         "torch.distributed.run",
         "--standalone",
         f"--nproc-per-node={num_processes}",
+        # each process's output also in logs/<run>/attempt_0/<rank>/: a process killed by a signal
+        # is reported with its own last lines, not the launcher's summary
+        f"--log-dir={launch_dir / 'logs'}",
+        "--tee=3",
         "-m",
         "worker.sdft.launch",
         str(spec_path),
@@ -137,10 +150,10 @@ def train_on_processes(
     }
     relay = _EventRelay(launch_dir / "events.jsonl", sink)
     stop_path = launch_dir / "stop"
-    with open(launch_dir / "launcher.log", "wb") as log:
+    with open(launch_dir / "launcher.log", "wb") as launcher_log:
         process = subprocess.Popen(
             command,
-            stdout=log,
+            stdout=launcher_log,
             stderr=subprocess.STDOUT,
             env=env,
             cwd=REPO_ROOT,
@@ -157,8 +170,22 @@ def train_on_processes(
             process.wait()
             raise
     relay.poll()
-    if process.returncode != 0:
-        raise _error_from(launch_dir, process.returncode)
+    return _outcome(launch_dir, process.returncode)
+
+
+def _outcome(launch_dir: Path, returncode: int) -> LaunchResult:
+    """The run's result; an error only for a run that did not finish.
+
+    result.json is written once every process is past its last collective and process 0 has
+    written the checkpoint: a process failing after that (in the collective library's teardown)
+    is logged, and the finished run kept.
+    """
+    finished = (launch_dir / "result.json").exists()
+    if returncode != 0:
+        error = _error_from(launch_dir, returncode)
+        if not finished:
+            raise error
+        log.warning("the run finished, then its processes failed while shutting down: %s", error)
     result = json.loads((launch_dir / "result.json").read_text())
     checkpoint = result.pop("checkpoint")
     return LaunchResult(TrainResult(**result), Path(checkpoint) if checkpoint else None)
@@ -204,20 +231,66 @@ class _EventRelay:
 
 
 def _error_from(launch_dir: Path, returncode: int) -> Exception:
-    """The first failing process's own error, rebuilt; else the launcher's last lines."""
-    errors = sorted(launch_dir.glob("error-*.json"), key=lambda path: int(path.stem.split("-")[1]))
-    if errors:
-        error = json.loads(errors[0].read_text())
+    """Why the processes failed, the cause before its consequences.
+
+    A bad row or setting fails every process alike: that error, rebuilt with its line and field.
+    Else a process killed by a signal (an abort in native code, the out-of-memory killer): its
+    peers' collectives then fail too ("Connection reset by peer") and write errors that only say
+    so, so the killed process is named first, with its own last output. Else the first process's
+    error; else the launcher's last lines.
+    """
+    errors = [
+        (int(path.stem.split("-")[1]), json.loads(path.read_text()))
+        for path in launch_dir.glob("error-*.json")
+    ]
+    errors.sort(key=lambda pair: pair[0])
+    for _, error in errors:
         if error["type"] == "ConfigError":
             return ConfigError(error["field"], error["message"])
         if error["type"] == "DataError":
             return DataError(error["line"], error["field"], error["message"], path=error.get("path"))
         if error["type"] == "MonitorStop":
             return MonitorStop(error["warning"])
-        return RuntimeError(f"{error['type']} in process {errors[0].stem.split('-')[1]}: {error['message']}")
-    log = (launch_dir / "launcher.log").read_text(errors="replace").strip().splitlines()
-    tail = "\n".join(log[-20:])
+    launcher_log = (launch_dir / "launcher.log").read_text(errors="replace")
+    for failure in _FAILURE.finditer(launcher_log):
+        rank, local_rank, exitcode = map(int, failure.groups())
+        if exitcode < 0 and -exitcode != signal.SIGTERM:  # SIGTERM: torchrun stopping the others
+            return LaunchError(
+                f"training process {rank} {_killed_by(-exitcode)} without an error report; "
+                f"its last output:\n{_last_lines(launch_dir / 'logs', local_rank)}"
+            )
+    if errors:
+        rank, error = errors[0]
+        return RuntimeError(f"{error['type']} in process {rank}: {error['message']}")
+    tail = "\n".join(launcher_log.strip().splitlines()[-20:])
     return LaunchError(f"the training processes exited with {returncode} without an error report:\n{tail}")
+
+
+# one failed process in torchrun's closing summary
+_FAILURE = re.compile(r"rank\s*:\s*(\d+) \(local_rank: (\d+)\)\s*exitcode\s*:\s*(-?\d+)")
+
+
+def _killed_by(signal_number: int) -> str:
+    try:
+        name = signal.Signals(signal_number).name
+    except ValueError:
+        return f"was killed by signal {signal_number}"
+    if name == "SIGKILL":
+        return "was killed by SIGKILL (the kernel's out-of-memory killer sends it)"
+    return f"was killed by {name}"
+
+
+def _last_lines(logs: Path, local_rank: int, count: int = 20) -> str:
+    """The end of one process's stderr as torchrun saved it: faulthandler's report whole where there
+    is one (the Python stack of the moment it died), else the last `count` lines."""
+    for stderr in logs.glob(f"*/attempt_*/{local_rank}/stderr.log"):
+        lines = stderr.read_text(errors="replace").strip().splitlines()
+        fatal = [index for index, line in enumerate(lines) if line.startswith("Fatal Python error")]
+        if fatal:
+            report = lines[fatal[-1] :]
+            return "\n".join(line for line in report if not line.startswith("Extension modules:"))
+        return "\n".join(lines[-count:]) or "(nothing)"
+    return "(no log)"
 
 
 # --------------------------------------------------------------------------- each training process
@@ -275,6 +348,9 @@ def _examples(rows: list[dict[str, Any]]) -> list[Example]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # A process killed by a signal (an abort in a collective library, a segfault) writes no error
+    # file; faulthandler at least prints its Python stack, which the caller's error quotes.
+    faulthandler.enable(all_threads=True)
     import torch
     import torch.distributed as dist
 
@@ -321,29 +397,29 @@ def main(argv: list[str] | None = None) -> None:
         )
         # Sharded weights are gathered by every process together; whole on process 0 only.
         whole = parallel.full_state(loaded.model) if parallel.sharded and not result.stopped else None
+        checkpoint = None
+        if parallel.is_main and not result.stopped:
+            checkpoint = write_checkpoint(
+                loaded,
+                Path(spec.checkpoint_dest),
+                manifest={
+                    **spec.manifest,
+                    "config": result.config_as_run(config),
+                    "metrics": result.final_metrics,
+                    "num_gpus": parallel.world_size,
+                },
+                state_dict=whole,
+            )
+        # Past this barrier every process has done all its work, so the run is finished: process 0
+        # says so (result.json) before anyone tears the group down. Under load in full test runs a
+        # process has aborted in gloo's teardown (SIGABRT, never reproduced on demand); the caller
+        # then keeps the finished run rather than fail it (train_on_processes).
+        dist.barrier()
         if parallel.is_main:
-            checkpoint = None
-            if not result.stopped:
-                checkpoint = write_checkpoint(
-                    loaded,
-                    Path(spec.checkpoint_dest),
-                    manifest={
-                        **spec.manifest,
-                        "config": result.config_as_run(config),
-                        "metrics": result.final_metrics,
-                        "num_gpus": parallel.world_size,
-                    },
-                    state_dict=whole,
-                )
             _write_json(
                 launch_dir / "result.json",
                 {**dataclasses.asdict(result), "checkpoint": str(checkpoint) if checkpoint else None},
             )
-        # Every process tears the group down together, none while process 0 still writes. Twice in
-        # full test runs under load, a process that finished first aborted in gloo's teardown (SIGABRT,
-        # "terminate called without an active exception") and failed a run that had trained; never
-        # reproduced on demand, so this is the likely cause removed, not a proven fix.
-        dist.barrier()
     except Exception as error:
         _write_json(
             launch_dir / f"error-{rank}.json",
