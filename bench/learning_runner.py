@@ -187,6 +187,13 @@ def load(settings: Settings) -> Any:
     return load_model(settings.model, models_dir=settings.models_dir, device=settings.device)
 
 
+def resident_gib() -> float:
+    """What this process holds in memory now. An invocation's runs share one process: a 0.5B science
+    invocation on a 23 GB machine was killed for memory in its twelfth run (24 GB resident), so each
+    comparison record and each sequential row says what the process held after it."""
+    return psutil.Process().memory_info().rss / 2**30
+
+
 def fresh_copy(base: Any) -> Any:
     """An independent copy of the base model to train (cheaper than loading it again)."""
     import copy
@@ -399,10 +406,7 @@ def measure(
         )
     if cuda:  # the base model's copy included: what a user's GPU must hold for this run
         run["cuda_peak_gib"] = torch.cuda.max_memory_allocated(settings.device) / 2**30
-    # An invocation's runs share one process: a 0.5B science invocation on a 23 GB machine was killed
-    # for memory in its twelfth run (24 GB resident), so each comparison record says what the process
-    # held after it (sequential records do not yet).
-    run["resident_gib"] = psutil.Process().memory_info().rss / 2**30
+    run["resident_gib"] = resident_gib()
     ctx.took(kind, method.family, time.perf_counter() - started)
     ctx.record(run)
     return run

@@ -76,6 +76,9 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
         assert record["status"] == "ok", record.get("traceback")
         assert [row["learned"] for row in record["rows"]] == [None, "science", "dates"]
         assert [row["max_new_tokens"] for row in record["rows"][1:]] == [4, 4]
+        assert all(
+            0.05 < row["resident_gib"] < psutil.virtual_memory().total / 2**30 for row in record["rows"][1:]
+        )
         last = record["summaries"][-1]
         assert last["skills_learned"] == [1, 2] and last["average_accuracy"] is not None
         assert last["backward_transfer"] is not None and last["forgetting"] >= 0.0
