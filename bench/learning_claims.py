@@ -78,15 +78,22 @@ def _comparison(
     return Claim(name, "comparison", model, skill, budget, limits, method, metric, tuple(seeds))
 
 
-def _sequential(name: str, model: str, method: str, metric: str, seeds=(0, 1)) -> Claim:
-    order, budget, limits = SEQUENTIAL
-    return Claim(name, "sequential", model, order, budget, limits, method, metric, tuple(seeds))
+def _sequential(
+    name: str, model: str, method: str, metric: str, seeds=(0, 1), *, order: str | None = None
+) -> Claim:
+    default_order, budget, limits = SEQUENTIAL
+    return Claim(
+        name, "sequential", model, order or default_order, budget, limits, method, metric, tuple(seeds)
+    )
 
 
 QWEN, QWEN_GPU, SMOLLM = "qwen2.5-0.5b", "qwen2.5-0.5b@cuda/bfloat16", "smollm2-135m"
 MIX = "sdft-format-skip0-mix25"  # SDFT's defaults from 0.3B parameters
 # learning-qwen-tooluse.json and learning-qwen-science-cpu.json: 8 steps, eval 30 rows, probe 30 items
 QWEN_CPU_8_STEPS, QWEN_CPU_8_STEPS_LIMITS = "8x4@2e-05/64", "tNonee30hNonep30"
+DATES_FIRST = (
+    "dates>science>tooluse"  # the sequential runs' other order (learning-qwen-sequential-*-dst.json)
+)
 
 CLAIMS: tuple[Claim, ...] = (
     # SmolLM2-135M, dates from the base (CPU, 2 seeds)
@@ -161,6 +168,12 @@ CLAIMS: tuple[Claim, ...] = (
     _sequential("qwen_seq_sft_lr1e5_dates", QWEN, "sft-lr1e-5", "skill:dates"),
     _sequential("qwen_seq_sft_probe", QWEN_GPU, "sft", "general", seeds=(0,)),
     _sequential("qwen_seq_sft_lr5e6_probe", QWEN, "sft-lr5e-6", "general"),
+    # ... and in the other order, dates → science → tool use (CPU, one seed)
+    *(
+        _sequential(f"qwen_seq_dst_{short}_{metric}", QWEN, method, metric, seeds=(0,), order=DATES_FIRST)
+        for short, method in (("sft_lr1e5", "sft-lr1e-5"), ("sdft_mix", MIX))
+        for metric in ("general", "acc")
+    ),
 )
 
 # The direction each sentence of the form states, as (larger, smaller) claim names: a rerun that
@@ -184,6 +197,8 @@ RELATIONS: tuple[tuple[str, str], ...] = (
     ("qwen_seq_sft_lr1e5_tooluse", "qwen_seq_sdft_mix_tooluse"),  # ... and learned more of each skill
     ("qwen_seq_sft_lr1e5_science", "qwen_seq_sdft_mix_science"),
     ("qwen_seq_sft_lr1e5_dates", "qwen_seq_sdft_mix_dates"),
+    ("qwen_seq_dst_sft_lr1e5_general", "qwen_seq_dst_sdft_mix_general"),  # ... in the other order too
+    ("qwen_seq_dst_sft_lr1e5_acc", "qwen_seq_dst_sdft_mix_acc"),
     ("qwen_seq_sft_lr1e5_probe", "qwen_seq_sft_probe"),  # 1e-5 kept more than 2e-5 and 5e-6
     ("qwen_seq_sft_lr1e5_probe", "qwen_seq_sft_lr5e6_probe"),
     ("smollm_dates_ema_probe", "smollm_dates_live_probe"),  # the live teacher lost the most of the probe

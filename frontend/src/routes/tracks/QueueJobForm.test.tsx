@@ -33,6 +33,9 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT shows wha
   expect(note).toHaveTextContent("Learning three skills in a row at 0.5B (2 seeds each), SDFT kept 52 % of the probe (28 and 75 %)");
   expect(note).toHaveTextContent("and learned 22 / 10 / 18 % of the skills");
   expect(note).toHaveTextContent("SFT at 1e-5, its default from 0.3B, kept 86 % and learned 48 / 32 / 99 % (at 2e-5 it kept 2 %, one seed)");
+  expect(note).toHaveTextContent(
+    "With dates first (one seed) SDFT kept 27 % of the probe at 30 % average accuracy, SFT 73 % at 56 %.",
+  );
   // The hint that describes the teacher select (toHaveTextContent reads the no-break spaces as spaces).
   const teacherHint = document.getElementById(screen.getByLabelText("Teacher").getAttribute("aria-describedby") ?? "");
   expect(teacherHint).toHaveTextContent(
