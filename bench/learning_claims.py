@@ -91,9 +91,8 @@ QWEN, QWEN_GPU, SMOLLM = "qwen2.5-0.5b", "qwen2.5-0.5b@cuda/bfloat16", "smollm2-
 MIX = "sdft-format-skip0-mix25"  # SDFT's defaults from 0.3B parameters
 # learning-qwen-tooluse.json and learning-qwen-science-cpu.json: 8 steps, eval 30 rows, probe 30 items
 QWEN_CPU_8_STEPS, QWEN_CPU_8_STEPS_LIMITS = "8x4@2e-05/64", "tNonee30hNonep30"
-DATES_FIRST = (
-    "dates>science>tooluse"  # the sequential runs' other order (learning-qwen-sequential-*-dst.json)
-)
+# the sequential runs' other order (learning-qwen-sequential-*-dst.json)
+DATES_FIRST = "dates>science>tooluse"
 
 CLAIMS: tuple[Claim, ...] = (
     # SmolLM2-135M, dates from the base (CPU, 2 seeds)
