@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.faults.test_launcher_orphans import training_processes
 from worker.sdft.checkpoints import load_checkpoint, verify_checkpoint
 from worker.sdft.config import ConfigError, TrainConfig
 from worker.sdft.data import DataError, Example
@@ -140,20 +141,19 @@ class AbortRankOne(ListSink):
 
     def __init__(self, launch_dir: Path) -> None:
         super().__init__()
-        self.marker = str(launch_dir / "spec.json").encode()
+        self.marker = str(launch_dir / "spec.json")
 
     def on_step(self, step: int, metrics: dict[str, float]) -> None:
         super().on_step(step, metrics)
         if len(self.steps) > 1:
             return
-        for entry in Path("/proc").iterdir():
+        for pid in training_processes(self.marker):  # the launcher and both training processes
             try:
-                named = self.marker in (entry / "cmdline").read_bytes()
-                rank_one = b"\0RANK=1\0" in b"\0" + (entry / "environ").read_bytes()
-            except OSError:  # not a process, or gone
+                rank_one = b"\0RANK=1\0" in b"\0" + Path(f"/proc/{pid}/environ").read_bytes()
+            except OSError:  # gone
                 continue
-            if named and rank_one:
-                os.kill(int(entry.name), signal.SIGABRT)
+            if rank_one:
+                os.kill(pid, signal.SIGABRT)
 
 
 def test_a_process_killed_by_a_signal_is_named_with_its_own_last_output(
