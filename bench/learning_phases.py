@@ -20,7 +20,7 @@ from bench.learning_runner import (
     evaluate,
     fresh_copy,
     measure,
-    resident_gib,
+    memory_gib,
     sequential_run_key,
     train_once,
 )
@@ -261,7 +261,7 @@ def run_sequential(ctx: Context, only: dict[str, list[Any]] | None = None) -> No
                     "train_wall_s": info["train_wall_s"],
                     "max_new_tokens": skill_budget.max_new_tokens,
                     "monitor_warnings": info.get("monitor_warnings", []),
-                    "resident_gib": resident_gib(),
+                    **memory_gib(),
                 }
                 record["rows"].append({**row, **_row(evaluation)})
                 print(

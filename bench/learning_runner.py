@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -187,11 +188,17 @@ def load(settings: Settings) -> Any:
     return load_model(settings.model, models_dir=settings.models_dir, device=settings.device)
 
 
-def resident_gib() -> float:
-    """What this process holds in memory now. An invocation's runs share one process: a 0.5B science
-    invocation on a 23 GB machine was killed for memory in its twelfth run (24 GB resident), so each
-    comparison record and each sequential row says what the process held after it."""
-    return psutil.Process().memory_info().rss / 2**30
+def memory_gib() -> dict[str, float]:
+    """What this process holds in memory now, and the most it has held so far. An invocation's runs
+    share one process: a 0.5B science invocation on a 23 GB machine was killed for memory in its
+    twelfth run (24 GB resident), so each comparison record and each sequential row says both; a peak
+    far above what is held after a run is a step's own need, a held amount that climbs run by run
+    is growth."""
+    resident = psutil.Process().memory_info().rss / 2**30
+    # The kernel's high-water mark (KiB on Linux) is synced from per-thread counters now and then and
+    # can trail the current figure by a few pages.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return {"resident_gib": resident, "peak_resident_gib": max(peak, resident)}
 
 
 def fresh_copy(base: Any) -> Any:
@@ -406,7 +413,7 @@ def measure(
         )
     if cuda:  # the base model's copy included: what a user's GPU must hold for this run
         run["cuda_peak_gib"] = torch.cuda.max_memory_allocated(settings.device) / 2**30
-    run["resident_gib"] = resident_gib()
+    run.update(memory_gib())
     ctx.took(kind, method.family, time.perf_counter() - started)
     ctx.record(run)
     return run
