@@ -168,9 +168,10 @@ export function QueueJobForm({
           1e-5, its default from 0.3B, kept {pct("qwen_seq_sft_lr1e5_probe")} and learned{" "}
           {value("qwen_seq_sft_lr1e5_tooluse")} / {value("qwen_seq_sft_lr1e5_science")} /{" "}
           {pct("qwen_seq_sft_lr1e5_dates")} (at 2e-5 it kept {pct("qwen_seq_sft_probe")}, {seedCount("qwen_seq_sft_probe")}).
-          With dates first ({seedCount("qwen_seq_dst_sdft_mix_general")}) SDFT kept {pct("qwen_seq_dst_sdft_mix_general")} of
-          the probe at {pct("qwen_seq_dst_sdft_mix_acc")} average accuracy, SFT {pct("qwen_seq_dst_sft_lr1e5_general")} at{" "}
-          {pct("qwen_seq_dst_sft_lr1e5_acc")}.
+          With dates first SDFT kept {pct("qwen_seq_dst_sdft_mix_general")} of the probe at{" "}
+          {pct("qwen_seq_dst_sdft_mix_acc")} average accuracy ({seedCount("qwen_seq_dst_sdft_mix_general")}), SFT{" "}
+          {pct("qwen_seq_dst_sft_lr1e5_general")} at {pct("qwen_seq_dst_sft_lr1e5_acc")} (
+          {seedCount("qwen_seq_dst_sft_lr1e5_general")}).
           The paper's advantage was measured at 7B: compare both methods on your model with the regression matrix, and check
           the dataset's pre-flight report first.
         </p>
