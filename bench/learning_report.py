@@ -471,6 +471,22 @@ def paper_section() -> list[str]:
     return lines
 
 
+# A point from fewer evaluated rows says little (the memory measurements evaluate 2); its table stays.
+PLOT_MIN_ROWS = 10
+
+
+def plotted_groups(files: list[tuple[str, dict[str, Any]]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """The comparison groups the plot draws: a real model's, evaluated on PLOT_MIN_ROWS rows or more;
+    every group when none is (a quick run on the tiny model)."""
+    groups = comparison_groups(files, "comparison")
+    real = {
+        key: runs
+        for key, runs in groups.items()
+        if key[1] != "tiny" and max((run.get("task_n") or 0 for run in runs), default=0) >= PLOT_MIN_ROWS
+    }
+    return real or groups
+
+
 def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
     """Task accuracy against general score, one point per method (mean over seeds, bars = sd), one panel per group."""
     import matplotlib
@@ -478,9 +494,7 @@ def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = comparison_groups(files, "comparison")
-    real = {key: runs for key, runs in groups.items() if key[1] != "tiny"}
-    groups = real or groups
+    groups = plotted_groups(files)
     if not groups:
         return False
     columns = min(2, len(groups))
@@ -554,6 +568,11 @@ def render_report(out: Path, files: list[tuple[str, dict[str, Any]]], *, with_pl
         lines += [notes.read_text(encoding="utf-8").strip(), ""]
     if with_plot:
         lines += ["![task accuracy vs general score](learning.png)", ""]
+        if len(plotted_groups(files)) < len(comparison_groups(files, "comparison")):
+            lines += [
+                f"The plot leaves out runs evaluated on fewer than {PLOT_MIN_ROWS} rows; their tables are below.",
+                "",
+            ]
     lines += comparison_section(files)
     lines += teacher_section(files)
     lines += paper_section()

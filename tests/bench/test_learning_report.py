@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.learning_report import load_results, render_report, write_report
+from bench.learning_report import load_results, plotted_groups, render_report, write_report
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 
@@ -214,6 +214,24 @@ def test_each_row_names_the_learning_rate_its_method_trained_at(tmp_path: Path) 
         "### sdft-format-skip0-lr5e-5 on tiny, tooluse → dates, seed 0 (12 steps × 4 prompts, lr 5e-05,"
         in report
     )
+
+
+def test_the_plot_leaves_out_runs_evaluated_on_a_few_rows_and_says_so(tmp_path: Path) -> None:
+    def run(method: str, task_n: int) -> dict[str, Any]:
+        return {**comparison_run(method, 0, 0.5, device=None), "model": "smollm2-135m", "task_n": task_n}
+
+    invocation = {"argv": [], "settings": {"model": "smollm2-135m"}, "wall_s": 60.0}
+    for tag, runs in (("full", [run("sft", 50)]), ("memory", [run("sdft-default", 2)])):
+        results = {"runs": runs, "invocation": invocation, "updated": 1.0}
+        (tmp_path / f"learning-{tag}.json").write_text(json.dumps(results))
+    files = load_results(tmp_path)
+    assert [key[0] for key in plotted_groups(files)] == ["learning-full.json"]
+    report = write_report(tmp_path)
+    assert "The plot leaves out runs evaluated on fewer than 10 rows; their tables are below." in report
+    assert "| sdft-default | 0 | 2e-05 | 50.0 |" in report  # its table is there
+
+    (tmp_path / "learning-memory.json").unlink()  # every group plotted: no such sentence
+    assert "The plot leaves out" not in write_report(tmp_path)
 
 
 def rendered(out: Path) -> str:
