@@ -475,15 +475,16 @@ def paper_section() -> list[str]:
 PLOT_MIN_ROWS = 10
 
 
-def plotted_groups(files: list[tuple[str, dict[str, Any]]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+def _few_rows(runs: list[dict[str, Any]]) -> bool:
+    return max((run.get("task_n") or 0 for run in runs), default=0) < PLOT_MIN_ROWS
+
+
+def plotted_groups(
+    groups: dict[tuple[str, ...], list[dict[str, Any]]],
+) -> dict[tuple[str, ...], list[dict[str, Any]]]:
     """The comparison groups the plot draws: a real model's, evaluated on PLOT_MIN_ROWS rows or more;
     every group when none is (a quick run on the tiny model)."""
-    groups = comparison_groups(files, "comparison")
-    real = {
-        key: runs
-        for key, runs in groups.items()
-        if key[1] != "tiny" and max((run.get("task_n") or 0 for run in runs), default=0) >= PLOT_MIN_ROWS
-    }
+    real = {key: runs for key, runs in groups.items() if key[1] != "tiny" and not _few_rows(runs)}
     return real or groups
 
 
@@ -494,7 +495,7 @@ def write_plot(files: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = plotted_groups(files)
+    groups = plotted_groups(comparison_groups(files, "comparison"))
     if not groups:
         return False
     columns = min(2, len(groups))
@@ -568,7 +569,9 @@ def render_report(out: Path, files: list[tuple[str, dict[str, Any]]], *, with_pl
         lines += [notes.read_text(encoding="utf-8").strip(), ""]
     if with_plot:
         lines += ["![task accuracy vs general score](learning.png)", ""]
-        if len(plotted_groups(files)) < len(comparison_groups(files, "comparison")):
+        groups = comparison_groups(files, "comparison")
+        plotted = plotted_groups(groups)
+        if any(key not in plotted and _few_rows(runs) for key, runs in groups.items()):
             lines += [
                 f"The plot leaves out runs evaluated on fewer than {PLOT_MIN_ROWS} rows; their tables are below.",
                 "",

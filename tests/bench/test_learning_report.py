@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.learning_report import load_results, plotted_groups, render_report, write_report
+from bench.learning_report import comparison_groups, load_results, plotted_groups, render_report, write_report
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 
@@ -225,12 +225,18 @@ def test_the_plot_leaves_out_runs_evaluated_on_a_few_rows_and_says_so(tmp_path: 
         results = {"runs": runs, "invocation": invocation, "updated": 1.0}
         (tmp_path / f"learning-{tag}.json").write_text(json.dumps(results))
     files = load_results(tmp_path)
-    assert [key[0] for key in plotted_groups(files)] == ["learning-full.json"]
+    assert [key[0] for key in plotted_groups(comparison_groups(files, "comparison"))] == [
+        "learning-full.json"
+    ]
     report = write_report(tmp_path)
     assert "The plot leaves out runs evaluated on fewer than 10 rows; their tables are below." in report
     assert "| sdft-default | 0 | 2e-05 | 50.0 |" in report  # its table is there
 
     (tmp_path / "learning-memory.json").unlink()  # every group plotted: no such sentence
+    assert "The plot leaves out" not in write_report(tmp_path)
+    # the tiny model's runs are left out beside a real model's, but not for their rows: no such sentence
+    tiny = {"runs": [comparison_run("sft", 0, 0.5, device=None)], "invocation": invocation, "updated": 1.0}
+    (tmp_path / "learning-tiny.json").write_text(json.dumps(tiny))
     assert "The plot leaves out" not in write_report(tmp_path)
 
 
