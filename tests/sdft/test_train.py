@@ -18,7 +18,7 @@ from worker.sdft.prompts import build_prompt_pair, demonstration_ids
 from worker.sdft.rollout import TransformersRolloutEngine
 from worker.sdft.sink import ListSink
 from worker.sdft.teacher import Teachers, frozen_copy
-from worker.sdft.train import NONFINITE_STOP_AFTER, lr_at, train
+from worker.sdft.train import NONFINITE_STOP_AFTER, lr_at, prepare_model, train
 
 EXAMPLES = [
     Example(
@@ -180,6 +180,50 @@ def test_teacher_modes(tiny) -> None:
         next(tiny.model.parameters()).add_(1.0)
     frozen.after_optimizer_step()
     assert all(torch.equal(a, b) for a, b in zip(snapshot, frozen.teacher.parameters(), strict=True))
+
+
+def _storages(*models) -> dict[int, int]:
+    """Bytes per distinct weight storage across the models: what they hold together."""
+    return {
+        p.untyped_storage().data_ptr(): p.untyped_storage().nbytes() for m in models for p in m.parameters()
+    }
+
+
+def test_lora_teachers_share_the_base_weights_and_keep_their_own_adapters(tiny) -> None:
+    prepare_model(tiny, TrainConfig(lora_rank=4))
+    student = tiny.model
+    alone = sum(_storages(student).values())
+    teachers = Teachers(student, mode="ema", ema_rate=0.25, need_reference=True)
+    adapter = sum(p.numel() * p.element_size() for p in student.parameters() if p.requires_grad)
+    # Two copies cost two adapters, not two models.
+    assert sum(_storages(student, teachers.teacher, teachers.reference).values()) == alone + 2 * adapter
+
+    reference_before = {name: p.clone() for name, p in teachers.reference.named_parameters()}
+    with torch.no_grad():
+        for parameter in student.parameters():
+            if parameter.requires_grad:
+                parameter.add_(1.0)
+    teachers.after_optimizer_step()
+    student_weights = dict(student.named_parameters())
+    for name, parameter in teachers.teacher.named_parameters():
+        if "lora_" in name:  # moved a quarter of the way, from its own copy
+            expected = reference_before[name] + 0.25 * (
+                student_weights[name].detach() - reference_before[name]
+            )
+            torch.testing.assert_close(parameter, expected, rtol=0, atol=1e-6)
+        else:
+            assert parameter is student_weights[name]
+    # The reference stays at the start; the teacher's update did not reach it.
+    assert all(torch.equal(p, reference_before[n]) for n, p in teachers.reference.named_parameters())
+    assert not any(p.requires_grad for p in teachers.teacher.parameters())
+    assert any(p.requires_grad for p in student.parameters())
+
+
+def test_full_fine_tuning_teachers_are_whole_copies(tiny) -> None:
+    prepare_model(tiny, TrainConfig())
+    teachers = Teachers(tiny.model, mode="ema", ema_rate=0.25, need_reference=True)
+    alone = sum(_storages(tiny.model).values())
+    assert sum(_storages(tiny.model, teachers.teacher, teachers.reference).values()) == 3 * alone
 
 
 def test_learning_rate_warms_up_then_decays() -> None:

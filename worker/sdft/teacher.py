@@ -13,9 +13,21 @@ from typing import Any
 import torch
 
 
-def frozen_copy(model: Any) -> Any:
-    """An independent copy of the model that never receives gradients."""
-    clone = copy.deepcopy(model)
+def frozen_copy(model: Any, *, share_untrained: bool = False) -> Any:
+    """A copy of the model that never receives gradients and does not follow the model's training.
+
+    share_untrained: the weights the model does not train now (requires_grad False: a LoRA
+    adapter's base layers) never change during its training, so the copy shares them rather than
+    holding its own. With LoRA an EMA teacher and the general-prompt reference then cost an adapter
+    each, not a model each (2 x 2.35 GiB for Qwen2.5-0.5B in float32). Only for a model whose
+    trainable set is final (after train.prepare_model).
+    """
+    shared = (
+        {id(parameter): parameter for parameter in model.parameters() if not parameter.requires_grad}
+        if share_untrained
+        else {}
+    )
+    clone = copy.deepcopy(model, memo=shared)
     clone.eval()
     for parameter in clone.parameters():
         parameter.requires_grad_(False)
@@ -47,10 +59,10 @@ class Teachers:
         self.ema_rate = ema_rate
         self.names = trainable_names(student)
         self._student = student
-        self._copy = frozen_copy(student) if mode in ("ema", "frozen") else None
+        self._copy = frozen_copy(student, share_untrained=True) if mode in ("ema", "frozen") else None
         self._reference: Any = None
         if need_reference:
-            self._reference = self._copy if mode == "frozen" else frozen_copy(student)
+            self._reference = self._copy if mode == "frozen" else frozen_copy(student, share_untrained=True)
         self._parallel: Any = None
 
     def shard(self, parallel: Any) -> None:
