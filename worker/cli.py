@@ -245,6 +245,7 @@ def run_train(args: argparse.Namespace) -> int:
         "data_file": str(args.demos),
         "steps": result.steps_done,
         "metrics": result.final_metrics,
+        "memory_estimate_gib": result.memory_estimate_gib,
     }
     path = write_checkpoint(loaded, out, manifest=manifest)
     _emit({"event": "checkpoint", "path": str(path), "steps": result.steps_done})

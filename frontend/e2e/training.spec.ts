@@ -115,6 +115,8 @@ test("queue two skills, watch a run live, inspect tokens, roll back, read the ma
 
   // Roll back to the first skill's checkpoint: the dialog says what changes.
   await tree.getByRole("button", { name: new RegExp(first.name) }).click();
+  // The worker's memory estimate, worked out before training, is in the checkpoint's manifest.
+  await expect(page.getByLabel(/^Checkpoint \d+$/)).toContainText(/about \d+(\.\d)? [GM]iB of tensors at the peak \(weights/);
   await page.getByRole("button", { name: "Roll back here" }).click();
   const changes = page.getByTestId("rollback-changes");
   await expect(changes).toContainText("The head moves from");

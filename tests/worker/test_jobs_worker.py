@@ -88,6 +88,9 @@ def test_skills_run_in_order_each_from_the_head_and_rollback_branches(
         manifest = json.load(tar.extractfile(manifest_name))  # type: ignore[arg-type]
     assert any(n.endswith(".safetensors") for n in names)
     assert manifest["dataset_version"]["sha256"] == version_a.sha256
+    # The memory estimate worked out before the first step travels with the checkpoint.
+    memory = manifest["memory_estimate_gib"]
+    assert memory["peak"] >= memory["certain"] > memory["weights"] > 0
 
     # Roll back to the first skill; a third job branches from there.
     rolled = client.post(

@@ -406,6 +406,7 @@ def main(argv: list[str] | None = None) -> None:
                     **spec.manifest,
                     "config": result.config_as_run(config),
                     "metrics": result.final_metrics,
+                    "memory_estimate_gib": result.memory_estimate_gib,  # per process
                     "num_gpus": parallel.world_size,
                 },
                 state_dict=whole,

@@ -75,6 +75,23 @@ class LoadedModel:
         return int(value) if value else None
 
 
+def set_activation_checkpointing(model: torch.nn.Module, *, enabled: bool) -> None:
+    """Recompute each layer's activations in the backward instead of storing them.
+
+    transformers 5.x (seen in 5.24) renamed gradient checkpointing to activation checkpointing and
+    warns on the old name (gone in 6); older releases this project admits only have the old one.
+    """
+    if hasattr(model, "activation_checkpointing_enable"):
+        if enabled:
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.activation_checkpointing_disable()
+    elif enabled:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_disable()
+
+
 def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
     """End-of-turn first (the tokenizer's eos), then any other ids the generation config stops at."""
     ids: list[int] = []

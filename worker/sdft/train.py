@@ -1,6 +1,8 @@
 """The training loop: SDFT (or SFT) on a list of demonstrations, read top to bottom.
 
-    prepare model (LoRA or full) -> build prompts, check lengths -> teachers, AdamW
+    prepare model (LoRA or full) -> build prompts, check lengths
+    -> estimate the memory (memory.py): refuse what cannot fit, warn about what may not
+    -> teachers, AdamW
     -> resume from the newest verified step checkpoint in work_dir
     -> for each step: reseed, batch, forward/backward (steps.py), clip, AdamW, EMA teacher (both
        skipped when the loss or gradient is not finite),
@@ -17,8 +19,10 @@ same rollouts as an uninterrupted one (deterministic on CPU).
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,8 @@ from torch.distributed.optim import ZeroRedundancyOptimizer
 from worker.sdft.config import AUTO_SETTINGS, ConfigError, TrainConfig, resolve_auto_settings
 from worker.sdft.data import DataError, Example, examples_hash
 from worker.sdft.general_prompts import builtin_general_prompts
-from worker.sdft.models import LoadedModel
+from worker.sdft.memory import MemoryEstimate, check_fits, estimate_training_memory, free_bytes, size
+from worker.sdft.models import LoadedModel, set_activation_checkpointing
 from worker.sdft.monitors import Monitors, MonitorStop, report_warnings
 from worker.sdft.parallel import DataParallel
 from worker.sdft.prompts import PromptPair, build_general_pair, build_prompt_pair, demonstration_ids
@@ -39,6 +44,8 @@ from worker.sdft.sink import Sink
 from worker.sdft.step_state import load_latest_step_state, save_step_state
 from worker.sdft.steps import Totals, sdft_step, sft_step
 from worker.sdft.teacher import Teachers, trainable_names
+
+log = logging.getLogger(__name__)
 
 NONFINITE_STOP_AFTER = 3  # skipped updates in a row before the run stops: the weights will not recover
 
@@ -53,6 +60,8 @@ class TrainResult:
     skipped_steps: int = 0  # updates not applied because the loss or the gradient was not finite
     # settings the config left auto, as decided for the method and the model (general_mix, lr)
     resolved: dict[str, Any] = field(default_factory=dict)
+    # memory.MemoryEstimate by part, in GiB, as worked out before the first step
+    memory_estimate_gib: dict[str, float] = field(default_factory=dict)
 
     def config_as_run(self, config: TrainConfig) -> dict[str, Any]:
         """What a manifest records: the run's `config` with the settings decided for the model."""
@@ -156,23 +165,6 @@ def prepare_model(loaded: LoadedModel, config: TrainConfig) -> None:
             parameter.requires_grad_(True)
     if config.gradient_checkpointing:
         set_activation_checkpointing(loaded.model, enabled=True)
-
-
-def set_activation_checkpointing(model: torch.nn.Module, *, enabled: bool) -> None:
-    """Recompute each layer's activations in the backward instead of storing them.
-
-    transformers 5.x (seen in 5.24) renamed gradient checkpointing to activation checkpointing and
-    warns on the old name (gone in 6); older releases this project admits only have the old one.
-    """
-    if hasattr(model, "activation_checkpointing_enable"):
-        if enabled:
-            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        else:
-            model.activation_checkpointing_disable()
-    elif enabled:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    else:
-        model.gradient_checkpointing_disable()
 
 
 def build_pairs(loaded: LoadedModel, examples: list[Example], config: TrainConfig) -> list[PromptPair]:
@@ -285,6 +277,45 @@ def _metrics(
     return metrics
 
 
+def estimate_memory(
+    loaded: LoadedModel,
+    config: TrainConfig,
+    pairs: list[PromptPair],
+    *,
+    general: bool,
+    parallel: DataParallel | None,
+    autocast: Callable[[], Any] = contextlib.nullcontext,
+) -> MemoryEstimate:
+    """memory.estimate_training_memory for this run's longest sequence: a rollout of max_new_tokens
+    after the longest prompt (SDFT) or the longest prompt and demonstration (SFT)."""
+    if config.method == "sdft":
+        completion = config.max_new_tokens
+        longest = max(len(pair.student_ids) for pair in pairs) + completion
+    else:
+        lengths = [
+            (
+                len(pair.student_ids),
+                len(
+                    demonstration_ids(loaded.tokenizer, pair.demonstration, eos_token_id=loaded.eos_token_id)
+                ),
+            )
+            for pair in pairs
+        ]
+        completion = max(target for _, target in lengths)
+        longest = max(prompt + target for prompt, target in lengths)
+    return estimate_training_memory(
+        loaded.model,
+        config,
+        sequence_tokens=longest,
+        completion_tokens=completion,
+        general=general,
+        device=loaded.device,
+        autocast_factory=autocast,
+        world_size=parallel.world_size if parallel is not None else 1,
+        sharded=parallel is not None and parallel.sharded,
+    )
+
+
 def train(
     *,
     loaded: LoadedModel,
@@ -344,6 +375,27 @@ def train(
             else contextlib.nullcontext()
         )
 
+    # Refuse a run that cannot fit before copying teachers or making AdamW's state; warn if it may not.
+    memory = estimate_memory(
+        loaded,
+        config,
+        pairs + general_pairs + replay_pairs,
+        general=bool(general_pairs),
+        parallel=parallel,
+        autocast=autocast,
+    )
+    free = free_bytes(loaded.device)
+    if free is not None and parallel is not None and loaded.device.type == "cpu":
+        free //= parallel.world_size  # the processes share the host's memory
+    memory_warning = check_fits(memory, free=free, config=config, where=f"this {loaded.device.type} device")
+    log.info(
+        "training needs %s; %s free",
+        memory.describe(),
+        "unknown" if free is None else size(free),
+    )
+    if memory_warning is not None:
+        report_warnings(sink, 0, [{"monitor": "memory", "message": memory_warning, **memory.as_gib()}])
+
     student = loaded.model
     names = trainable_names(student)
     # Teachers are copied from the starting weights, before any resumed state is loaded.
@@ -396,7 +448,12 @@ def train(
             start = state.step
 
     result = TrainResult(
-        steps_done=start, total_steps=total, stopped=False, resumed_from=start, resolved=resolved
+        steps_done=start,
+        total_steps=total,
+        stopped=False,
+        resumed_from=start,
+        resolved=resolved,
+        memory_estimate_gib=memory.as_gib(),
     )
     nonfinite_streak = 0
     # leave the caller's random state as it was

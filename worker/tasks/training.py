@@ -242,7 +242,12 @@ def _train_in_process(
     result = train(loaded=loaded, config=config, resume=True, **job)
 
     def write() -> Path:
-        full_manifest = {**manifest, "config": result.config_as_run(config), "metrics": result.final_metrics}
+        full_manifest = {
+            **manifest,
+            "config": result.config_as_run(config),
+            "metrics": result.final_metrics,
+            "memory_estimate_gib": result.memory_estimate_gib,
+        }
         return write_checkpoint(loaded, checkpoint_dest, manifest=full_manifest)
 
     return result, write

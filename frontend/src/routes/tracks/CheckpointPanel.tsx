@@ -6,6 +6,7 @@ import { formatBytes, formatDate, formatMetric } from "../../lib/format";
 import { useCheckpointEvaluations, useQueueEvaluation } from "../../queries/evaluations";
 import { useCheckpoint, usePromote, useRollback, type TrackDetail } from "../../queries/tracks";
 import { PromotionBadge } from "./CheckpointTree";
+import { describeMemoryEstimate } from "./memory";
 import { describeRollback } from "./rollback";
 
 const KEY_METRICS = ["loss", "divergence", "nll", "student_logprob", "teacher_logprob", "entropy", "grad_norm"];
@@ -38,6 +39,7 @@ export function CheckpointPanel({
   const files = Array.isArray(data.manifest.files) ? (data.manifest.files as { size?: number }[]) : [];
   const totalBytes = files.reduce((sum, file) => sum + (typeof file.size === "number" ? file.size : 0), 0);
   const running = track.running_job_id !== null;
+  const memory = describeMemoryEstimate(data.manifest);
   const lines = node
     ? describeRollback({
         checkpoints: track.checkpoints,
@@ -87,6 +89,12 @@ export function CheckpointPanel({
             <dd>
               {files.length} files{totalBytes ? `, ${formatBytes(totalBytes)}` : ""} · sha256 in manifest
             </dd>
+          </>
+        )}
+        {memory && (
+          <>
+            <dt>Memory</dt>
+            <dd>{memory}</dd>
           </>
         )}
         {KEY_METRICS.filter((key) => typeof data.metrics[key] === "number").map((key) => (

@@ -1,0 +1,189 @@
+"""The memory estimate: its counted parts are the bytes the run really allocates, its activation
+probe extrapolates exactly, and train() refuses what cannot fit before allocating anything."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from worker.sdft.config import ConfigError, TrainConfig
+from worker.sdft.data import Example
+from worker.sdft.memory import (
+    GIB,
+    MemoryEstimate,
+    activation_bytes,
+    check_fits,
+    distinct_bytes,
+    estimate_training_memory,
+    free_bytes,
+    saved_bytes_per_sequence,
+)
+from worker.sdft.models import set_activation_checkpointing
+from worker.sdft.sink import ListSink
+from worker.sdft.teacher import Teachers
+from worker.sdft.train import prepare_model, train
+
+EXAMPLES = [
+    Example(prompt=[{"role": "user", "content": f"What is {i} plus {i}?"}], demonstration=f"It is {2 * i}.")
+    for i in range(4)
+]
+FAST = {"batch_size": 2, "max_new_tokens": 8, "lr": 1e-2, "warmup_ratio": 0.0, "loss_chunk_size": 16}
+CPU = torch.device("cpu")
+
+
+def _estimate(loaded, config: TrainConfig, *, general: bool = True, tokens: int = 40) -> MemoryEstimate:
+    return estimate_training_memory(
+        loaded.model,
+        config,
+        sequence_tokens=tokens,
+        completion_tokens=config.max_new_tokens,
+        general=general,
+        device=CPU,
+    )
+
+
+def _held(*models) -> int:
+    return distinct_bytes(p for model in models for p in model.parameters())
+
+
+def _optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
+    return sum(
+        value.numel() * value.element_size()
+        for state in optimizer.state.values()
+        for value in state.values()
+        if torch.is_tensor(value) and value.dim() > 0  # not the step counters
+    )
+
+
+@pytest.mark.parametrize("lora_rank", [None, 4], ids=["full", "lora"])
+def test_counted_parts_are_what_teachers_gradients_and_adamw_allocate(tiny, lora_rank: int | None) -> None:
+    config = TrainConfig(lora_rank=lora_rank, teacher="ema", **FAST)
+    prepare_model(tiny, config)
+    estimate = _estimate(tiny, config)
+    student = tiny.model
+    teachers = Teachers(student, mode="ema", ema_rate=0.01, need_reference=True)
+    assert estimate.weights == _held(student)
+    assert estimate.teacher_copies == _held(student, teachers.teacher, teachers.reference) - _held(student)
+
+    trainable = [p for p in student.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-3)
+    ids = torch.tensor([[1, 2, 3, 4]])
+    student(input_ids=ids).logits.sum().backward()
+    optimizer.step()
+    assert estimate.gradients == distinct_bytes(p.grad for p in trainable if p.grad is not None)
+    assert estimate.optimizer == _optimizer_state_bytes(optimizer)
+    if lora_rank is not None:
+        assert estimate.teacher_copies == 2 * estimate.gradients < estimate.weights / 10
+
+
+def test_teacher_copies_follow_the_mode_and_the_general_prompts(tiny) -> None:
+    prepare_model(tiny, TrainConfig())
+    whole = distinct_bytes(tiny.model.parameters())
+    copies = {
+        (mode, general): _estimate(tiny, TrainConfig(teacher=mode, **FAST), general=general).teacher_copies
+        for mode in ("ema", "frozen", "live")
+        for general in (False, True)
+    }
+    assert copies == {
+        ("ema", False): whole,
+        ("ema", True): 2 * whole,
+        ("frozen", False): whole,
+        ("frozen", True): whole,  # the frozen teacher is the reference too
+        ("live", False): 0,
+        ("live", True): whole,
+    }
+    assert _estimate(tiny, TrainConfig(method="sft", **FAST)).teacher_copies == 0
+
+
+def test_the_activation_probe_extrapolates_to_the_bytes_a_long_forward_saves(tiny) -> None:
+    prepare_model(tiny, TrainConfig())
+    measured = saved_bytes_per_sequence(tiny.model, length=200, device=CPU, autocast=contextlib.nullcontext())
+    extrapolated = activation_bytes(
+        tiny.model,
+        sequences=3,
+        tokens=200,
+        device=CPU,
+        autocast_factory=contextlib.nullcontext,
+        checkpointing=False,
+    )
+    assert measured > 0
+    assert extrapolated == pytest.approx(3 * measured, rel=0.01)
+
+
+def test_gradient_checkpointing_keeps_layer_inputs_and_one_layer(tiny) -> None:
+    prepare_model(tiny, TrainConfig())
+    stored = _estimate(tiny, TrainConfig(**FAST), tokens=120).activations
+    set_activation_checkpointing(tiny.model, enabled=True)  # as prepare_model does
+    recomputed = _estimate(tiny, TrainConfig(gradient_checkpointing=True, **FAST), tokens=120).activations
+    layers = len(tiny.model.get_decoder().layers)
+    assert stored / layers < recomputed < stored
+    # The probe without checkpointing switched it back on after itself.
+    assert any(getattr(module, "gradient_checkpointing", False) for module in tiny.model.modules())
+
+
+def test_the_peak_adds_gradients_to_activations_only_when_micro_batches_accumulate() -> None:
+    parts = {"weights": 10, "teacher_copies": 20, "gradients": 10, "optimizer": 20, "activations": 6}
+    shape = {"head_chunk": 1, "sequences": 2, "sequence_tokens": 100}
+    single = MemoryEstimate(**parts, **shape, accumulates=False)
+    assert single.certain == 60
+    assert single.peak == 10 + 20 + 20 + max(10, 6 + 1)
+    assert MemoryEstimate(**parts, **shape, accumulates=True).peak == 10 + 20 + 20 + 10 + 6 + 1
+
+
+def test_a_run_that_cannot_fit_is_refused_naming_what_to_change() -> None:
+    estimate = MemoryEstimate(
+        weights=2 * GIB,
+        teacher_copies=4 * GIB,
+        gradients=2 * GIB,
+        optimizer=4 * GIB,
+        activations=3 * GIB,
+        head_chunk=0,
+        accumulates=False,
+        sequences=4,
+        sequence_tokens=600,
+    )
+    config = TrainConfig()
+    assert check_fits(estimate, free=None, config=config, where="here") is None
+    assert check_fits(estimate, free=20 * GIB, config=config, where="here") is None
+    with pytest.raises(ConfigError) as refused:
+        check_fits(estimate, free=9 * GIB, config=config, where="this cpu device")
+    assert refused.value.field == "lora_rank"
+    assert "10.0 GiB" in str(refused.value) and "9.0 GiB free" in str(refused.value)
+    assert "gradient_checkpointing" not in str(refused.value)  # it does not lower what did not fit
+    assert "general_mix 0" not in str(refused.value)  # auto general_mix: nothing decided to name
+    warning = check_fits(estimate, free=int(10.5 * GIB), config=config, where="this cpu device")
+    assert warning is not None and "may run out of memory" in warning and "gradient_checkpointing" in warning
+    with pytest.raises(ConfigError) as refused:
+        check_fits(estimate, free=9 * GIB, config=config.replace(lora_rank=8, general_mix=0.25), where="x")
+    assert refused.value.field == "base_model"
+    assert "lora_rank" not in refused.value.message and "general_mix 0" in refused.value.message
+
+
+def test_free_memory_is_read_for_the_host() -> None:
+    free = free_bytes(CPU)
+    assert free is not None and 0 < free < 4096 * GIB
+
+
+def test_train_refuses_before_the_first_step_and_warns_when_it_may_not_fit(
+    tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = TrainConfig(steps=1, general_mix=0.5, **FAST)
+    prepare_model(tiny, config)
+    estimate = _estimate(tiny, config, tokens=40)
+    monkeypatch.setattr("worker.sdft.train.free_bytes", lambda device: estimate.weights)  # a full machine
+    sink = ListSink()
+    with pytest.raises(ConfigError, match="lora_rank: this run needs about"):
+        train(loaded=tiny, examples=EXAMPLES, config=config, sink=sink, work_dir=tmp_path / "refused")
+    assert sink.steps == []
+
+    monkeypatch.setattr(
+        "worker.sdft.train.free_bytes", lambda device: estimate.certain - estimate.weights + 1
+    )
+    result = train(loaded=tiny, examples=EXAMPLES, config=config, sink=sink, work_dir=tmp_path / "warned")
+    assert [step for step, _ in sink.steps] == [1]
+    (step, warning), *_ = sink.warnings
+    assert step == 0 and warning["monitor"] == "memory" and "may run out of memory" in warning["message"]
+    assert result.memory_estimate_gib["peak"] > result.memory_estimate_gib["certain"] > 0

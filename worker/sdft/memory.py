@@ -1,0 +1,303 @@
+"""How much memory a training run's tensors take at their peak, worked out before any of it is taken.
+
+A job that does not fit used to find out by being killed mid-step (Qwen2.5-0.5B full SDFT on a 23 GiB
+CPU machine). train() now works the peak out once the model is prepared and the prompts are
+tokenized, and:
+
+- refuses to start, naming what to change, when the parts that certainly exist at the optimizer
+  step (weights, teacher copies, gradients, AdamW's moments) do not fit in the memory free now;
+- warns (a job warning, shown on the job page) when those parts fit but the estimate with
+  activations does not.
+
+The parts, in bytes:
+
+- weights: the student as loaded (tied weights counted once);
+- teacher_copies: the EMA or frozen teacher and, with general prompts, the frozen reference
+  (teacher.py): a whole model each in full fine-tuning, an adapter each with LoRA (they share the
+  frozen base weights);
+- gradients and optimizer: one gradient and AdamW's two moments per trainable weight, in its dtype;
+- activations: what autograd saves for one micro-batch's backward, measured on the model itself: a
+  short probe forward under `saved_tensors_hooks` counts the bytes saved per sequence at two lengths
+  (linear and quadratic terms, for attention that keeps its probabilities), scaled to the micro-
+  batch's sequences and longest prompt plus max_new_tokens; with gradient checkpointing one layer's
+  recomputed activations are added;
+- head_chunk: the output head's chunk of logits with their log-softmax, for student and teacher.
+
+Peak: weights + copies + optimizer + the larger of the gradients and the activations, because the
+backward frees activations while gradients fill in (a profiled Qwen2.5-0.5B step: 14.1 GiB of live
+tensors at the optimizer step, this sum 14.05). With grad_accum > 1 a later micro-batch's backward
+runs with every gradient already held: the two add up. The estimate counts tensors only: on CPU the
+process's peak resident memory was 1.3-1.4x the tensors at 0.5B (glibc keeps freed blocks), which
+bench/memory.py measures beside the estimate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from worker.sdft.batching import final_hidden_states
+from worker.sdft.config import ConfigError
+from worker.sdft.models import set_activation_checkpointing
+
+GIB = 2**30
+PROBE_LENGTHS = (32, 64)  # tokens per probe sequence: two lengths separate linear from quadratic
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes by part (see the module docstring); `peak` is the tensors' high-water mark."""
+
+    weights: int
+    teacher_copies: int
+    gradients: int
+    optimizer: int
+    activations: int
+    head_chunk: int
+    accumulates: bool  # grad_accum > 1: gradients and a micro-batch's activations are held together
+    sequences: int  # sequences in the largest micro-batch
+    sequence_tokens: int  # the longest prompt and completion
+
+    @property
+    def certain(self) -> int:
+        """What the optimizer step holds whatever the activations: weights, copies, gradients, moments."""
+        return self.weights + self.teacher_copies + self.gradients + self.optimizer
+
+    @property
+    def peak(self) -> int:
+        transient = self.activations + self.head_chunk
+        backward = self.gradients + transient if self.accumulates else max(self.gradients, transient)
+        return self.weights + self.teacher_copies + self.optimizer + backward
+
+    def as_gib(self) -> dict[str, float]:
+        parts = ("weights", "teacher_copies", "gradients", "optimizer", "activations", "head_chunk")
+        gib = {name: round(getattr(self, name) / GIB, 4) for name in parts}
+        return {**gib, "certain": round(self.certain / GIB, 4), "peak": round(self.peak / GIB, 4)}
+
+    def describe(self) -> str:
+        return (
+            f"about {size(self.peak)} of tensors at its peak: weights {size(self.weights)}, "
+            f"teacher copies {size(self.teacher_copies)}, AdamW {size(self.optimizer)}, "
+            f"gradients {size(self.gradients)}, activations {size(self.activations)} "
+            f"({self.sequences} sequences of up to {self.sequence_tokens} tokens per micro-batch), "
+            f"logit chunk {size(self.head_chunk)}"
+        )
+
+
+def size(count: int) -> str:
+    """Bytes for people: GiB with one decimal from 1 GiB, MiB below."""
+    return f"{count / GIB:.1f} GiB" if count >= GIB else f"{count / 2**20:.0f} MiB"
+
+
+def distinct_bytes(parameters: Any) -> int:
+    """Bytes of the given parameters, each storage counted once (tied embeddings and head)."""
+    storages: dict[int, int] = {}
+    for parameter in parameters:
+        storages[parameter.untyped_storage().data_ptr()] = parameter.numel() * parameter.element_size()
+    return sum(storages.values())
+
+
+def teacher_copy_count(config: Any, *, general: bool) -> int:
+    """Copies teacher.Teachers makes: the EMA or frozen teacher, and the reference for general prompts
+    (the frozen teacher is its own reference)."""
+    if config.method != "sdft":
+        return 0
+    teacher = 1 if config.teacher in ("ema", "frozen") else 0
+    reference = 1 if general and config.teacher != "frozen" else 0
+    return teacher + reference
+
+
+def saved_bytes_per_sequence(model: Any, *, length: int, device: torch.device, autocast: Any) -> int:
+    """Bytes autograd saves for backward in one training forward of one sequence of `length` tokens.
+
+    Weights autograd keeps a reference to are not counted (they exist anyway), nor is a storage twice.
+    """
+    weights = {parameter.untyped_storage().data_ptr() for parameter in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in weights:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    vocab = model.get_input_embeddings().weight.shape[0]
+    input_ids = (torch.arange(length, device=device) * 7919 % vocab).unsqueeze(0)
+    attention_mask = torch.ones_like(input_ids)  # as the padded training batches pass one
+    was_training = model.training
+    model.train()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.autograd.graph.saved_tensors_hooks(pack, _unpack):
+            with autocast:
+                hidden = final_hidden_states(model, input_ids, attention_mask)
+            del hidden
+    finally:
+        model.train(was_training)
+    return sum(saved.values())
+
+
+def _unpack(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor
+
+
+def activation_bytes(
+    model: Any,
+    *,
+    sequences: int,
+    tokens: int,
+    device: torch.device,
+    autocast_factory: Callable[[], Any],
+    checkpointing: bool,
+) -> int:
+    """One micro-batch's saved activations, from two probe lengths: bytes(L) = a * L + b * L^2 per sequence."""
+
+    def per_sequence(length: int) -> float:
+        return float(
+            saved_bytes_per_sequence(model, length=length, device=device, autocast=autocast_factory())
+        )
+
+    def extrapolate() -> float:
+        short, long = PROBE_LENGTHS
+        at_short, at_long = per_sequence(short), per_sequence(long)
+        quadratic = max(0.0, (at_long / long - at_short / short) / (long - short))
+        linear = max(0.0, at_short / short - quadratic * short)
+        return linear * tokens + quadratic * tokens**2
+
+    total = extrapolate()
+    if checkpointing:  # the backward recomputes one layer at a time with everything it saves
+        set_activation_checkpointing(model, enabled=False)
+        try:
+            whole = extrapolate()
+        finally:
+            set_activation_checkpointing(model, enabled=True)
+        layers = max(1, len(getattr(model.get_decoder(), "layers", ())) or 1)
+        total += whole / layers
+    return int(math.ceil(total * sequences))
+
+
+def estimate_training_memory(
+    model: Any,
+    config: Any,
+    *,
+    sequence_tokens: int,
+    completion_tokens: int,
+    general: bool,
+    device: torch.device,
+    autocast_factory: Callable[[], Any] = contextlib.nullcontext,
+    world_size: int = 1,
+    sharded: bool = False,
+) -> MemoryEstimate:
+    """The estimate for training `model` (prepared: its trainable weights set) with `config`.
+
+    sequence_tokens: the longest sequence the student trains on (prompt and completion);
+    completion_tokens: the most tokens of one sequence the loss covers (max_new_tokens for SDFT's
+    rollouts, the longest demonstration for SFT).
+
+    autocast_factory: the training's autocast context (bf16 saves bf16 activations), fresh per call.
+    Data parallel: each process keeps 1 / world_size of AdamW's moments; sharded, also of the
+    weights, copies and gradients (the embeddings stay whole, so that part is slightly low).
+    """
+    parameters = list(model.parameters())
+    trainable = [parameter for parameter in parameters if parameter.requires_grad]
+    weights = distinct_bytes(parameters)
+    trainable_bytes = distinct_bytes(trainable)
+    per_copy = trainable_bytes if config.lora_rank is not None else weights
+    copies = teacher_copy_count(config, general=general) * per_copy
+    # AdamW keeps exp_avg and exp_avg_sq like each weight; gradients are one more of each.
+    gradients, optimizer = trainable_bytes, 2 * trainable_bytes
+    optimizer //= world_size
+    if sharded:
+        weights, copies, gradients = weights // world_size, copies // world_size, gradients // world_size
+
+    sequences_per_step = config.batch_size * (config.n_rollouts if config.method == "sdft" else 1)
+    sequences = math.ceil(math.ceil(sequences_per_step / world_size) / config.grad_accum)
+    activations = activation_bytes(
+        model,
+        sequences=sequences,
+        tokens=sequence_tokens,
+        device=device,
+        autocast_factory=autocast_factory,
+        checkpointing=config.gradient_checkpointing,
+    )
+    head = model.get_output_embeddings().weight
+    chunk = min(config.loss_chunk_size or math.inf, sequences * completion_tokens)
+    # float32 logits and log-softmax of the student, with its gradient; the teacher's log-softmax.
+    logit_tensors = 4 if config.method == "sdft" else 3
+    head_chunk = int(chunk * head.shape[0] * 4 * logit_tensors)
+    return MemoryEstimate(
+        weights=weights,
+        teacher_copies=copies,
+        gradients=gradients,
+        optimizer=optimizer,
+        activations=activations,
+        head_chunk=head_chunk,
+        accumulates=config.grad_accum > 1,
+        sequences=sequences,
+        sequence_tokens=sequence_tokens,
+    )
+
+
+def free_bytes(device: torch.device) -> int | None:
+    """Memory free for new tensors now: the CUDA device's free memory, or the host's MemAvailable."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type == "cpu":
+        try:
+            with open("/proc/meminfo", encoding="ascii") as meminfo:
+                for line in meminfo:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+    return None
+
+
+def levers(config: Any, *, certain_part: bool) -> str:
+    """What lowers the estimate for this config, most effective first; certain_part: only what lowers
+    the weights, copies, gradients and AdamW (activation settings do not)."""
+    options = []
+    if config.lora_rank is None:
+        options.append("lora_rank (trains an adapter: no whole teacher copies, gradients or AdamW moments)")
+    if config.method == "sdft" and config.teacher == "ema" and (config.general_mix or 0) > 0:
+        options.append(
+            "general_mix 0, or teacher frozen (one frozen copy instead of an EMA teacher and a reference)"
+        )
+    if config.lora_rank is None and config.num_gpus == 1:
+        options.append("num_gpus > 1 with shard_weights (each GPU holds a share)")
+    if not certain_part:
+        if not config.gradient_checkpointing:
+            options.append("gradient_checkpointing")
+        options.append("grad_accum (smaller micro-batches)")
+        if config.dtype == "float32":
+            options.append("dtype bfloat16 (autocast: bfloat16 activations over float32 weights)")
+    return "; ".join(options) or "a smaller model or a machine with more memory"
+
+
+def check_fits(estimate: MemoryEstimate, *, free: int | None, config: Any, where: str) -> str | None:
+    """Raise ConfigError when the certain part cannot fit; a warning message when the peak may not.
+
+    `free` is measured with the student already loaded, so its weights are not needed again.
+    """
+    if free is None:
+        return None
+    still_needed_certain = estimate.certain - estimate.weights
+    still_needed_peak = estimate.peak - estimate.weights
+    if still_needed_certain > free:
+        raise ConfigError(
+            "lora_rank" if config.lora_rank is None else "base_model",
+            f"this run needs {estimate.describe()}; {size(still_needed_certain)} of it "
+            f"(teacher copies, gradients and AdamW) beyond the loaded model, but {where} has "
+            f"{size(free)} free. To fit: {levers(config, certain_part=True)}",
+        )
+    if still_needed_peak > free:
+        return (
+            f"This run may run out of memory: it needs {estimate.describe()}, "
+            f"{size(still_needed_peak)} beyond the loaded model, and {where} has {size(free)} free. "
+            f"To lower it: {levers(config, certain_part=False)}"
+        )
+    return None
