@@ -15,6 +15,7 @@ from worker.sdft.memory import (
     GIB,
     MemoryEstimate,
     activation_bytes,
+    cgroup_free_bytes,
     check_fits,
     distinct_bytes,
     estimate_training_memory,
@@ -162,9 +163,18 @@ def test_a_run_that_cannot_fit_is_refused_naming_what_to_change() -> None:
     assert "lora_rank" not in refused.value.message and "general_mix 0" in refused.value.message
 
 
-def test_free_memory_is_read_for_the_host() -> None:
-    free = free_bytes(CPU)
-    assert free is not None and 0 < free < 4096 * GIB
+def test_free_memory_is_the_host_s_or_a_container_limit_s_whichever_is_less(tmp_path: Path) -> None:
+    host = free_bytes(CPU, cgroup=tmp_path / "none")
+    assert host is not None and 0 < host < 4096 * GIB
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    (cgroup / "memory.max").write_text(f"{4 * GIB}\n")
+    (cgroup / "memory.current").write_text(f"{3 * GIB}\n")
+    (cgroup / "memory.stat").write_text(f"anon {2 * GIB}\nactive_file {GIB // 2}\ninactive_file {GIB // 2}\n")
+    assert cgroup_free_bytes(cgroup) == GIB + GIB // 2  # dropped file cache counts as free
+    assert free_bytes(CPU, cgroup=cgroup) == min(host, GIB + GIB // 2)
+    (cgroup / "memory.max").write_text("max\n")  # no limit: the host's figure
+    assert cgroup_free_bytes(cgroup) is None
 
 
 def test_train_refuses_before_the_first_step_and_warns_when_it_may_not_fit(

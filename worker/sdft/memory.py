@@ -5,7 +5,8 @@ CPU machine). train() now works the peak out once the model is prepared and the 
 tokenized, and:
 
 - refuses to start, naming what to change, when the parts that certainly exist at the optimizer
-  step (weights, teacher copies, gradients, AdamW's moments) do not fit in the memory free now;
+  step (weights, teacher copies, gradients, AdamW's moments) do not fit in the memory free now
+  (the GPU's; on CPU the host's, or a container's cgroup limit's where that is less);
 - warns (a job warning, shown on the job page) when those parts fit but the estimate with
   activations does not.
 
@@ -37,6 +38,7 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -46,6 +48,7 @@ from worker.sdft.config import ConfigError
 from worker.sdft.models import set_activation_checkpointing
 
 GIB = 2**30
+CGROUP = Path("/sys/fs/cgroup")  # cgroup v2, as a container sees its own
 PROBE_LENGTHS = (32, 64)  # tokens per probe sequence: two lengths separate linear from quadratic
 
 
@@ -242,19 +245,37 @@ def estimate_training_memory(
     )
 
 
-def free_bytes(device: torch.device) -> int | None:
-    """Memory free for new tensors now: the CUDA device's free memory, or the host's MemAvailable."""
+def free_bytes(device: torch.device, *, cgroup: Path = CGROUP) -> int | None:
+    """Memory free for new tensors now: the CUDA device's free memory; on CPU the host's MemAvailable,
+    or less where this process's cgroup (a container's memory limit, cgroup v2) leaves less."""
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0])
-    if device.type == "cpu":
-        try:
-            with open("/proc/meminfo", encoding="ascii") as meminfo:
-                for line in meminfo:
-                    if line.startswith("MemAvailable:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
+    if device.type != "cpu":
+        return None
+    host = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                host = int(line.split()[1]) * 1024
+    limited = cgroup_free_bytes(cgroup)
+    candidates = [value for value in (host, limited) if value is not None]
+    return min(candidates) if candidates else None
+
+
+def cgroup_free_bytes(cgroup: Path) -> int | None:
+    """memory.max less what the cgroup uses, not counting file cache the kernel can drop (inactive
+    files); None without a limit. The OOM killer acts on this limit, not on the host's memory."""
+    try:
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit == "max":
             return None
-    return None
+        used = int((cgroup / "memory.current").read_text())
+        stat = dict(
+            line.split() for line in (cgroup / "memory.stat").read_text().splitlines() if line.strip()
+        )
+        return int(limit) - used + int(stat.get("inactive_file", 0))
+    except (OSError, ValueError):
+        return None
 
 
 def levers(config: Any, *, certain_part: bool) -> str:
