@@ -167,10 +167,10 @@ CLAIMS: tuple[Claim, ...] = (
     _sequential("qwen_seq_sft_lr1e5_dates", QWEN, "sft-lr1e-5", "skill:dates"),
     _sequential("qwen_seq_sft_probe", QWEN_GPU, "sft", "general", seeds=(0,)),
     _sequential("qwen_seq_sft_lr5e6_probe", QWEN, "sft-lr5e-6", "general"),
-    # ... and in the other order, dates → science → tool use (CPU; SFT 2 seeds, SDFT one)
+    # ... and in the other order, dates → science → tool use (CPU, 2 seeds each)
     *(
         _sequential(f"qwen_seq_dst_{short}_{metric}", QWEN, method, metric, seeds=seeds, order=DATES_FIRST)
-        for short, method, seeds in (("sft_lr1e5", "sft-lr1e-5", (0, 1)), ("sdft_mix", MIX, (0,)))
+        for short, method, seeds in (("sft_lr1e5", "sft-lr1e-5", (0, 1)), ("sdft_mix", MIX, (0, 1)))
         for metric in ("general", "acc")
     ),
 )
