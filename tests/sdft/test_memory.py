@@ -147,18 +147,29 @@ def test_a_run_that_cannot_fit_is_refused_naming_what_to_change() -> None:
         sequence_tokens=600,
     )
     config = TrainConfig()
-    assert check_fits(estimate, free=None, config=config, where="here") is None
-    assert check_fits(estimate, free=20 * GIB, config=config, where="here") is None
+    assert check_fits(estimate, free=None, config=config, device_type="cpu") is None
+    # 11 GiB beyond the loaded model: 15.4 as a CPU process (CPU_RESIDENT_FACTOR).
+    assert check_fits(estimate, free=16 * GIB, config=config, device_type="cpu") is None
     with pytest.raises(ConfigError) as refused:
-        check_fits(estimate, free=9 * GIB, config=config, where="this cpu device")
+        check_fits(estimate, free=9 * GIB, config=config, device_type="cuda")
     assert refused.value.field == "lora_rank"
     assert "10.0 GiB" in str(refused.value) and "9.0 GiB free" in str(refused.value)
     assert "gradient_checkpointing" not in str(refused.value)  # it does not lower what did not fit
     assert "general_mix 0" not in str(refused.value)  # auto general_mix: nothing decided to name
-    warning = check_fits(estimate, free=int(10.5 * GIB), config=config, where="this cpu device")
-    assert warning is not None and "may run out of memory" in warning and "gradient_checkpointing" in warning
+    assert check_fits(estimate, free=14 * GIB, config=config, device_type="cuda") is None
+    warning = check_fits(estimate, free=14 * GIB, config=config, device_type="cpu")
+    assert (
+        warning is not None
+        and "may run out of memory" in warning
+        and "about 15.4 GiB of process memory" in warning
+    )
+    assert "gradient_checkpointing" in warning
+    warning = check_fits(estimate, free=int(10.5 * GIB), config=config, device_type="cuda")
+    assert warning is not None and "11.0 GiB beyond the loaded model" in warning
     with pytest.raises(ConfigError) as refused:
-        check_fits(estimate, free=9 * GIB, config=config.replace(lora_rank=8, general_mix=0.25), where="x")
+        check_fits(
+            estimate, free=9 * GIB, config=config.replace(lora_rank=8, general_mix=0.25), device_type="cuda"
+        )
     assert refused.value.field == "base_model"
     assert "lora_rank" not in refused.value.message and "general_mix 0" in refused.value.message
 

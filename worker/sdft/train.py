@@ -387,7 +387,7 @@ def train(
     free = free_bytes(loaded.device)
     if free is not None and parallel is not None and loaded.device.type == "cpu":
         free //= parallel.world_size  # the processes share the host's memory
-    memory_warning = check_fits(memory, free=free, config=config, where=f"this {loaded.device.type} device")
+    memory_warning = check_fits(memory, free=free, config=config, device_type=loaded.device.type)
     log.info(
         "training needs %s; %s free",
         memory.describe(),
