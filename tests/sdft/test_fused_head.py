@@ -172,9 +172,10 @@ def step_gradients(tiny, config: TrainConfig, **options: bool) -> tuple[float, d
     teachers = Teachers(model, mode=config.teacher, ema_rate=config.ema_rate, need_reference=False)
     torch.manual_seed(5)
     if config.teacher == "ema":  # a teacher that differs from the student, as after some steps
-        with torch.no_grad():
-            for parameter in teachers.teacher.parameters():
-                parameter.add_(0.01 * torch.randn_like(parameter))
+        with torch.no_grad():  # in what trains: a LoRA teacher shares the frozen base with the student
+            moving = dict(teachers.teacher.named_parameters())
+            for name in teachers.names:
+                moving[name].add_(0.01 * torch.randn_like(moving[name]))
     totals, _ = sdft_step(
         loaded=tiny,
         pairs=pairs,

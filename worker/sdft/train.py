@@ -379,7 +379,7 @@ def train(
     memory = estimate_memory(
         loaded,
         config,
-        pairs + general_pairs + replay_pairs,
+        pairs + general_pairs + [pair for replay_set in replay_pairs for pair in replay_set],
         general=bool(general_pairs),
         parallel=parallel,
         autocast=autocast,
