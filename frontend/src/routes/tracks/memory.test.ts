@@ -16,7 +16,7 @@ describe("describeMemoryEstimate", () => {
       },
     };
     expect(describeMemoryEstimate(manifest)).toBe(
-      "about 14.1 GiB of tensors at the peak (weights 2.4 GiB · teacher copies 4.7 GiB · AdamW 4.7 GiB · gradients 2.4 GiB · activations 3.7 GiB), estimated before training",
+      "about 14.1 GiB of tensors at the peak (weights 2.4 GiB · teacher copies 4.7 GiB · AdamW 4.7 GiB · gradients 2.4 GiB · activations 3.7 GiB · logit chunk 594 MiB), estimated before training",
     );
   });
 

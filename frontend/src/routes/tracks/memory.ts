@@ -4,6 +4,7 @@ const PARTS: [string, string][] = [
   ["optimizer", "AdamW"],
   ["gradients", "gradients"],
   ["activations", "activations"],
+  ["head_chunk", "logit chunk"],
 ];
 
 /** GiB with one decimal from 1 GiB, MiB below (as the worker's own messages put it). */
