@@ -185,7 +185,7 @@ def activation_bytes(
             whole = extrapolate()
         finally:
             set_activation_checkpointing(model, enabled=True)
-        layers = max(1, len(getattr(model.get_decoder(), "layers", ())) or 1)
+        layers = max(1, len(getattr(model.get_decoder(), "layers", ())))
         total += whole / layers
     return int(math.ceil(total * sequences))
 
