@@ -57,7 +57,9 @@ class DatabaseSink:
         self._pending_traces.extend(traces)
 
     def on_warning(self, step: int, warning: dict[str, Any]) -> None:
-        self._pending_warnings.append(warning)
+        # Stored with the next step's heartbeat; its own step goes with it (the memory warning is
+        # raised before step 1, a monitor's before the step it is about).
+        self._pending_warnings.append({**warning, "step": step})
 
     def on_step_checkpoint(self, step: int, path: Path) -> None:
         log.info("job %s: step checkpoint %s at step %s", self.job_id, path, step)
