@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -35,8 +34,6 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PAPER_DATA = REPO_ROOT.parent / "shared" / "data" / "sdft-paper"
-GIB = 2**30
 CASES: dict[str, dict[str, Any]] = {
     "sdft": {},
     "sdft-ckpt": {"gradient_checkpointing": True, "grad_accum": 2},
@@ -58,31 +55,22 @@ COLUMNS = [
 ]
 
 
-def resident_bytes() -> int:
-    with open("/proc/self/statm", encoding="ascii") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def run_case(args: argparse.Namespace) -> dict[str, Any]:
     """Child process: train one case, return the estimate beside the measured peak."""
     import torch
 
+    from bench.learning_runner import memory_gib
+    from bench.step import load_examples
     from worker.sdft.config import TrainConfig
-    from worker.sdft.data import Example
     from worker.sdft.models import load_model
-    from worker.sdft.scoring.paper_data import load_paper_task
     from worker.sdft.sink import ListSink
     from worker.sdft.train import train
 
     torch.set_num_threads(args.threads)
     name = args.case.split(":")[0]
-    rows = load_paper_task(PAPER_DATA, args.task)  # type: ignore[arg-type]
-    examples = [
-        Example(prompt=list(row["prompt"]), demonstration=row["demonstration"])
-        for row in rows[: args.batch_size * args.steps]
-    ]
+    examples = load_examples(args.task, args.batch_size * args.steps)
     loaded = load_model(args.model, models_dir=args.models_dir)
-    held_before = resident_bytes()
+    held_before = memory_gib()["resident_gib"]
     config = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -94,9 +82,9 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     result = train(loaded=loaded, examples=examples, config=config, sink=sink, work_dir=Path(args.work_dir))
     wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = memory_gib()["peak_resident_gib"]
     estimate = result.memory_estimate_gib
-    needed = (peak - held_before) / GIB + estimate["weights"]
+    needed = peak - held_before + estimate["weights"]
     return {
         "case": args.case,
         "settings": CASES[name],
@@ -107,8 +95,8 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
         "estimate_gib": estimate,
         "needed_gib": round(needed, 3),
         "needed_over_estimate": round(needed / estimate["peak"], 3),
-        "held_before_training_gib": round(held_before / GIB, 3),
-        "peak_rss_gib": round(peak / GIB, 3),
+        "held_before_training_gib": round(held_before, 3),
+        "peak_rss_gib": round(peak, 3),
         "step_s": wall / max(1, len(sink.steps)),
         "completion_tokens": [round(metrics["completion_tokens"], 1) for _, metrics in sink.steps],
         "load_average_after": round(os.getloadavg()[0], 2),

@@ -46,7 +46,8 @@ def _estimate(loaded, config: TrainConfig, *, general: bool = True, tokens: int 
     )
 
 
-def _held(*models) -> int:
+def held_bytes(*models) -> int:
+    """Bytes the models' weights take together, shared storage counted once."""
     return distinct_bytes(p for model in models for p in model.parameters())
 
 
@@ -66,8 +67,10 @@ def test_counted_parts_are_what_teachers_gradients_and_adamw_allocate(tiny, lora
     estimate = _estimate(tiny, config)
     student = tiny.model
     teachers = Teachers(student, mode="ema", ema_rate=0.01, need_reference=True)
-    assert estimate.weights == _held(student)
-    assert estimate.teacher_copies == _held(student, teachers.teacher, teachers.reference) - _held(student)
+    assert estimate.weights == held_bytes(student)
+    assert estimate.teacher_copies == held_bytes(student, teachers.teacher, teachers.reference) - held_bytes(
+        student
+    )
 
     trainable = [p for p in student.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=1e-3)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 
+from tests.sdft.test_memory import held_bytes
 from worker.sdft.batching import completion_hidden, output_head, pack
 from worker.sdft.config import ConfigError, TrainConfig
 from worker.sdft.data import DataError, Example
@@ -182,21 +183,14 @@ def test_teacher_modes(tiny) -> None:
     assert all(torch.equal(a, b) for a, b in zip(snapshot, frozen.teacher.parameters(), strict=True))
 
 
-def _storages(*models) -> dict[int, int]:
-    """Bytes per distinct weight storage across the models: what they hold together."""
-    return {
-        p.untyped_storage().data_ptr(): p.untyped_storage().nbytes() for m in models for p in m.parameters()
-    }
-
-
 def test_lora_teachers_share_the_base_weights_and_keep_their_own_adapters(tiny) -> None:
     prepare_model(tiny, TrainConfig(lora_rank=4))
     student = tiny.model
-    alone = sum(_storages(student).values())
+    alone = held_bytes(student)
     teachers = Teachers(student, mode="ema", ema_rate=0.25, need_reference=True)
     adapter = sum(p.numel() * p.element_size() for p in student.parameters() if p.requires_grad)
     # Two copies cost two adapters, not two models.
-    assert sum(_storages(student, teachers.teacher, teachers.reference).values()) == alone + 2 * adapter
+    assert held_bytes(student, teachers.teacher, teachers.reference) == alone + 2 * adapter
 
     reference_before = {name: p.clone() for name, p in teachers.reference.named_parameters()}
     with torch.no_grad():
@@ -222,8 +216,8 @@ def test_lora_teachers_share_the_base_weights_and_keep_their_own_adapters(tiny) 
 def test_full_fine_tuning_teachers_are_whole_copies(tiny) -> None:
     prepare_model(tiny, TrainConfig())
     teachers = Teachers(tiny.model, mode="ema", ema_rate=0.25, need_reference=True)
-    alone = sum(_storages(tiny.model).values())
-    assert sum(_storages(tiny.model, teachers.teacher, teachers.reference).values()) == 3 * alone
+    alone = held_bytes(tiny.model)
+    assert held_bytes(tiny.model, teachers.teacher, teachers.reference) == 3 * alone
 
 
 def test_learning_rate_warms_up_then_decays() -> None:

@@ -52,6 +52,7 @@ import torch
 from worker.sdft.batching import final_hidden_states
 from worker.sdft.config import ConfigError
 from worker.sdft.models import set_activation_checkpointing
+from worker.sdft.teacher import Teachers
 
 GIB = 2**30
 CGROUP = Path("/sys/fs/cgroup")  # cgroup v2, as a container sees its own
@@ -113,13 +114,8 @@ def distinct_bytes(parameters: Any) -> int:
 
 
 def teacher_copy_count(config: Any, *, general: bool) -> int:
-    """Copies teacher.Teachers makes: the EMA or frozen teacher, and the reference for general prompts
-    (the frozen teacher is its own reference)."""
-    if config.method != "sdft":
-        return 0
-    teacher = 1 if config.teacher in ("ema", "frozen") else 0
-    reference = 1 if general and config.teacher != "frozen" else 0
-    return teacher + reference
+    """Copies teacher.Teachers makes for this config (none for SFT)."""
+    return Teachers.copy_count(config.teacher, need_reference=general) if config.method == "sdft" else 0
 
 
 def saved_bytes_per_sequence(model: Any, *, length: int, device: torch.device, autocast: Any) -> int:

@@ -59,11 +59,21 @@ class Teachers:
         self.ema_rate = ema_rate
         self.names = trainable_names(student)
         self._student = student
-        self._copy = frozen_copy(student, share_untrained=True) if mode in ("ema", "frozen") else None
+        self._copy = frozen_copy(student, share_untrained=True) if self.keeps_teacher_copy(mode) else None
         self._reference: Any = None
         if need_reference:
             self._reference = self._copy if mode == "frozen" else frozen_copy(student, share_untrained=True)
         self._parallel: Any = None
+
+    @staticmethod
+    def keeps_teacher_copy(mode: str) -> bool:
+        """The live teacher is the student itself; the others are a copy."""
+        return mode in ("ema", "frozen")
+
+    @classmethod
+    def copy_count(cls, mode: str, *, need_reference: bool) -> int:
+        """How many copies of the student these teachers make: the frozen teacher is its own reference."""
+        return int(cls.keeps_teacher_copy(mode)) + int(need_reference and mode != "frozen")
 
     def shard(self, parallel: Any) -> None:
         """Split the copies' weights like the student's (parallel.DataParallel.shard_model), so that
