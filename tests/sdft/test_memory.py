@@ -4,6 +4,8 @@ probe extrapolates exactly, and train() refuses what cannot fit before allocatin
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import torch
 
 from worker.sdft.config import ConfigError, TrainConfig
 from worker.sdft.data import Example
+from worker.sdft.fused_head import fused_nll_loss, head_weights
 from worker.sdft.memory import (
     GIB,
     MemoryEstimate,
@@ -83,6 +86,25 @@ def test_counted_parts_are_what_teachers_gradients_and_adamw_allocate(tiny, lora
         assert estimate.teacher_copies == 2 * estimate.gradients < estimate.weights / 10
 
 
+@pytest.mark.parametrize("lora_rank", [None, 4], ids=["full", "lora"])
+def test_the_head_gradient_is_the_one_the_fused_loss_forms_before_the_backward(tiny, lora_rank) -> None:
+    config = TrainConfig(lora_rank=lora_rank, **FAST)
+    prepare_model(tiny, config)
+    estimate = _estimate(tiny, config)
+    head = tiny.model.get_output_embeddings()
+    formed = head_weights(tiny.model)
+    if lora_rank is not None:  # the head is frozen: no gradient to form
+        assert estimate.head_gradient == 0
+        return
+    assert formed is not None and formed.weight.requires_grad
+    assert estimate.head_gradient == distinct_bytes([head.weight]) > 0
+    hidden = torch.randn(5, head.weight.shape[1])  # packed: one row per completion token
+    loss, _ = fused_nll_loss(hidden, torch.arange(1, 6), torch.full((5,), 0.2), head=formed, chunk_size=16)
+    # Held by the loss's autograd node from the forward on, while the activations still are.
+    held_before_backward = [t for t in loss.grad_fn.grads if t is not None and t.shape == head.weight.shape]
+    assert distinct_bytes(held_before_backward) == estimate.head_gradient
+
+
 def test_teacher_copies_follow_the_mode_and_the_general_prompts(tiny) -> None:
     prepare_model(tiny, TrainConfig())
     whole = distinct_bytes(tiny.model.parameters())
@@ -130,11 +152,11 @@ def test_gradient_checkpointing_keeps_layer_inputs_and_one_layer(tiny) -> None:
 
 def test_the_peak_adds_gradients_to_activations_only_when_micro_batches_accumulate() -> None:
     parts = {"weights": 10, "teacher_copies": 20, "gradients": 10, "optimizer": 20, "activations": 6}
-    shape = {"head_chunk": 1, "sequences": 2, "sequence_tokens": 100}
+    shape = {"head_chunk": 1, "head_gradient": 2, "sequences": 2, "sequence_tokens": 100}
     single = MemoryEstimate(**parts, **shape, accumulates=False)
     assert single.certain == 60
-    assert single.peak == 10 + 20 + 20 + max(10, 6 + 1)
-    assert MemoryEstimate(**parts, **shape, accumulates=True).peak == 10 + 20 + 20 + 10 + 6 + 1
+    assert single.peak == 10 + 20 + 20 + max(10, 6 + 1 + 2)
+    assert MemoryEstimate(**parts, **shape, accumulates=True).peak == 10 + 20 + 20 + 10 + 6 + 1 + 2
 
 
 def test_a_run_that_cannot_fit_is_refused_naming_what_to_change() -> None:
@@ -145,6 +167,7 @@ def test_a_run_that_cannot_fit_is_refused_naming_what_to_change() -> None:
         optimizer=4 * GIB,
         activations=3 * GIB,
         head_chunk=0,
+        head_gradient=0,
         accumulates=False,
         sequences=4,
         sequence_tokens=600,
@@ -189,6 +212,38 @@ def test_free_memory_is_the_host_s_or_a_container_limit_s_whichever_is_less(tmp_
     assert free_bytes(CPU, cgroup=cgroup) == min(host, GIB + GIB // 2)
     (cgroup / "memory.max").write_text("max\n")  # no limit: the host's figure
     assert cgroup_free_bytes(cgroup) is None
+
+
+RETAINED_HEAP_SCRIPT = """
+import gc, torch
+from worker.sdft.memory import release_freed_memory
+def resident_mib():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+blocks = [torch.ones(16_000) for _ in range(8_000)]  # 64 KB each: glibc serves them from its heap
+last = torch.ones(16_000)  # allocated after them, so the heap cannot simply shrink from its top
+del blocks
+gc.collect()
+kept = resident_mib()
+assert release_freed_memory()
+print(kept, resident_mib())
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads the resident set from /proc")
+def test_memory_a_process_freed_is_handed_back_before_free_memory_is_read(monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr("worker.sdft.memory.release_freed_memory", lambda: calls.append(1) or True)
+    free_bytes(CPU)
+    assert calls == [1]
+    result = subprocess.run(
+        [sys.executable, "-c", RETAINED_HEAP_SCRIPT],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    kept, released = (float(value) for value in result.stdout.split())
+    assert kept - released > 400  # of the 500 MiB freed, which the kernel counted as used until then
 
 
 def test_train_refuses_before_the_first_step_and_warns_when_it_may_not_fit(

@@ -220,6 +220,69 @@ def test_full_fine_tuning_teachers_are_whole_copies(tiny) -> None:
     assert held_bytes(tiny.model, teachers.teacher, teachers.reference) == 3 * alone
 
 
+@pytest.mark.parametrize("mode", ["ema", "frozen", "live"])
+def test_a_given_start_copy_serves_as_the_frozen_teacher_and_the_reference(tiny, mode: str) -> None:
+    prepare_model(tiny, TrainConfig())
+    start = frozen_copy(tiny.model)  # a model the caller already holds, as the benchmark holds its base
+    teachers = Teachers(tiny.model, mode=mode, ema_rate=0.25, need_reference=True, start_copy=start)
+    assert teachers.reference is start
+    assert (teachers.teacher is start) == (mode == "frozen")
+    made = held_bytes(tiny.model, start, teachers.teacher, teachers.reference) - held_bytes(tiny.model, start)
+    copies = Teachers.copy_count(mode, need_reference=True, start_given=True)
+    assert made == copies * held_bytes(tiny.model)
+    assert copies == (1 if mode == "ema" else 0)
+
+
+def test_a_start_copy_with_other_weights_is_refused_naming_the_parameter(tiny) -> None:
+    prepare_model(tiny, TrainConfig())
+    start = frozen_copy(tiny.model)
+    name, parameter = next(iter(start.named_parameters()))
+    with torch.no_grad():
+        parameter.add_(1e-3)
+    with pytest.raises(ValueError, match=f"differs from the student at {name}"):
+        Teachers(tiny.model, mode="ema", ema_rate=0.01, need_reference=True, start_copy=start)
+
+
+def test_training_with_a_start_copy_is_the_same_training_with_one_copy_fewer(
+    tiny, models_dir, tmp_path
+) -> None:
+    from worker.sdft.models import load_model
+
+    config = TrainConfig(general_mix=0.5, steps=2, **FAST)
+    twin = load_model("tiny", models_dir=models_dir)
+    start = frozen_copy(twin.model)
+    runs = {}
+    for name, loaded, start_copy in (("copied", tiny, None), ("given", twin, start)):
+        runs[name] = train(
+            loaded=loaded,
+            examples=EXAMPLES,
+            config=config,
+            sink=ListSink(),
+            work_dir=tmp_path / name,
+            resume=False,
+            start_copy=start_copy,
+        )
+    for (name, trained), given in zip(tiny.model.named_parameters(), twin.model.parameters(), strict=True):
+        assert torch.equal(trained, given), name
+    untouched = load_model("tiny", models_dir=models_dir).model.parameters()
+    assert all(torch.equal(a, b) for a, b in zip(start.parameters(), untouched, strict=True))
+    assert not all(
+        torch.equal(a, b) for a, b in zip(start.parameters(), twin.model.parameters(), strict=True)
+    )
+    whole = held_bytes(tiny.model) / 2**30
+    copied, given = (runs[name].memory_estimate_gib["teacher_copies"] for name in ("copied", "given"))
+    assert copied == pytest.approx(2 * whole, abs=1e-4) and given == pytest.approx(whole, abs=1e-4)
+    with pytest.raises(ValueError, match="full fine-tuning"):
+        train(
+            loaded=twin,
+            examples=EXAMPLES,
+            config=config.replace(lora_rank=4),
+            sink=ListSink(),
+            work_dir=tmp_path / "lora",
+            start_copy=start,
+        )
+
+
 def test_learning_rate_warms_up_then_decays() -> None:
     config = TrainConfig(lr=1.0, warmup_ratio=0.2)
     rates = [lr_at(step, config=config, total=10) for step in range(1, 11)]

@@ -22,18 +22,21 @@ The parts, in bytes:
   (linear and quadratic terms, for attention that keeps its probabilities), scaled to the micro-
   batch's sequences and longest prompt plus max_new_tokens; with gradient checkpointing one layer's
   recomputed activations are added;
-- head_chunk: the output head's chunk of logits with their log-softmax, for student and teacher.
+- head_chunk: the output head's chunk of logits with their log-softmax, for student and teacher;
+- head_gradient: the output head's weight gradient, which the fused loss (fused_head.py) forms in
+  the forward pass and holds until the backward hands it over, beside the activations (0 when the
+  head is frozen, as with LoRA, or not a plain linear layer, whose loss is not fused).
 
 Peak: weights + copies + optimizer + the larger of the gradients and the activations, because the
 backward frees activations while gradients fill in (a profiled Qwen2.5-0.5B step: 14.1 GiB of live
 tensors at the optimizer step, this sum 14.05). With grad_accum > 1 a later micro-batch's backward
-runs with every gradient already held: the two add up. The output head's weight gradient is formed
-during the fused loss (fused_head.py), beside the activations, but is counted with the gradients:
-the peak is up to that much low (0.55 GiB for the converted Qwen2.5-0.5B's untied head).
+runs with every gradient already held: the two add up. The head's gradient counts among the
+gradients at the optimizer step and with the activations before it (0.53 GiB for the converted
+Qwen2.5-0.5B's untied head, 0.11 for SmolLM2-135M's tied one).
 
 The estimate counts tensors. A CPU process needs more: in bench/memory.py (10 cases, SmolLM2-135M
-on tool use and Qwen2.5-0.5B on science) the peak resident set grew by 1.22-2.05x the estimated
-peak (median 1.41): memory glibc kept after it was freed, and temporaries no estimate part names.
+on tool use and Qwen2.5-0.5B on science) the peak resident set grew by 1.19-2.09x the estimated
+peak (median 1.37): memory glibc kept after it was freed, and temporaries no estimate part names.
 The CPU warning therefore compares CPU_RESIDENT_FACTOR times the peak with the free memory; the
 refusal stays on the counted tensors alone, so it never turns away a run that would fit.
 """
@@ -41,6 +44,8 @@ refusal stays on the counted tensors alone, so it never turns away a run that wo
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,13 +56,14 @@ import torch
 
 from worker.sdft.batching import final_hidden_states
 from worker.sdft.config import ConfigError
+from worker.sdft.fused_head import head_weights
 from worker.sdft.models import set_activation_checkpointing
 from worker.sdft.teacher import Teachers
 
 GIB = 2**30
 CGROUP = Path("/sys/fs/cgroup")  # cgroup v2, as a container sees its own
-PROBE_LENGTHS = (32, 64)
-CPU_RESIDENT_FACTOR = 1.4  # the median of bench/memory.py's measured / estimated peak on CPU  # tokens per probe sequence: two lengths separate linear from quadratic
+PROBE_LENGTHS = (32, 64)  # tokens per probe sequence: two lengths separate linear from quadratic
+CPU_RESIDENT_FACTOR = 1.4  # about the median (1.37) of bench/memory.py's needed / estimated peak on CPU
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class MemoryEstimate:
     optimizer: int
     activations: int
     head_chunk: int
+    head_gradient: int
     accumulates: bool  # grad_accum > 1: gradients and a micro-batch's activations are held together
     sequences: int  # sequences in the largest micro-batch
     sequence_tokens: int  # the longest prompt and completion
@@ -81,12 +88,20 @@ class MemoryEstimate:
 
     @property
     def peak(self) -> int:
-        transient = self.activations + self.head_chunk
+        transient = self.activations + self.head_chunk + self.head_gradient
         backward = self.gradients + transient if self.accumulates else max(self.gradients, transient)
         return self.weights + self.teacher_copies + self.optimizer + backward
 
     def as_gib(self) -> dict[str, float]:
-        parts = ("weights", "teacher_copies", "gradients", "optimizer", "activations", "head_chunk")
+        parts = (
+            "weights",
+            "teacher_copies",
+            "gradients",
+            "optimizer",
+            "activations",
+            "head_chunk",
+            "head_gradient",
+        )
         gib = {name: round(getattr(self, name) / GIB, 4) for name in parts}
         return {**gib, "certain": round(self.certain / GIB, 4), "peak": round(self.peak / GIB, 4)}
 
@@ -96,7 +111,7 @@ class MemoryEstimate:
             f"teacher copies {size(self.teacher_copies)}, AdamW {size(self.optimizer)}, "
             f"gradients {size(self.gradients)}, activations {size(self.activations)} "
             f"({self.sequences} sequences of up to {self.sequence_tokens} tokens per micro-batch), "
-            f"logit chunk {size(self.head_chunk)}"
+            f"logit chunk {size(self.head_chunk)}, head gradient {size(self.head_gradient)}"
         )
 
 
@@ -113,9 +128,11 @@ def distinct_bytes(parameters: Any) -> int:
     return sum(storages.values())
 
 
-def teacher_copy_count(config: Any, *, general: bool) -> int:
+def teacher_copy_count(config: Any, *, general: bool, start_given: bool = False) -> int:
     """Copies teacher.Teachers makes for this config (none for SFT)."""
-    return Teachers.copy_count(config.teacher, need_reference=general) if config.method == "sdft" else 0
+    if config.method != "sdft":
+        return 0
+    return Teachers.copy_count(config.teacher, need_reference=general, start_given=start_given)
 
 
 def saved_bytes_per_sequence(model: Any, *, length: int, device: torch.device, autocast: Any) -> int:
@@ -197,6 +214,7 @@ def estimate_training_memory(
     autocast_factory: Callable[[], Any] = contextlib.nullcontext,
     world_size: int = 1,
     sharded: bool = False,
+    start_given: bool = False,
 ) -> MemoryEstimate:
     """The estimate for training `model` (prepared: its trainable weights set) with `config`.
 
@@ -207,13 +225,14 @@ def estimate_training_memory(
     autocast_factory: the training's autocast context (bf16 saves bf16 activations), fresh per call.
     Data parallel: each process keeps 1 / world_size of AdamW's moments; sharded, also of the
     weights, copies and gradients (the embeddings stay whole, so that part is slightly low).
+    start_given: the caller holds the copy of the start the teachers need (Teachers' start_copy).
     """
     parameters = list(model.parameters())
     trainable = [parameter for parameter in parameters if parameter.requires_grad]
     weights = distinct_bytes(parameters)
     trainable_bytes = distinct_bytes(trainable)
     per_copy = trainable_bytes if config.lora_rank is not None else weights
-    copies = teacher_copy_count(config, general=general) * per_copy
+    copies = teacher_copy_count(config, general=general, start_given=start_given) * per_copy
     # AdamW keeps exp_avg and exp_avg_sq like each weight; gradients are one more of each.
     gradients, optimizer = trainable_bytes, 2 * trainable_bytes
     optimizer //= world_size
@@ -230,11 +249,13 @@ def estimate_training_memory(
         autocast_factory=autocast_factory,
         checkpointing=config.gradient_checkpointing,
     )
-    head = model.get_output_embeddings().weight
+    head = model.get_output_embeddings()
     chunk = min(config.loss_chunk_size or math.inf, sequences * completion_tokens)
     # float32 logits and log-softmax of the student, with its gradient; the teacher's log-softmax.
     logit_tensors = 4 if config.method == "sdft" else 3
-    head_chunk = int(chunk * head.shape[0] * 4 * logit_tensors)
+    head_chunk = int(chunk * head.weight.shape[0] * 4 * logit_tensors)
+    fused = head_weights(model) is not None
+    head_gradient = distinct_bytes(p for p in head.parameters() if p.requires_grad) if fused else 0
     return MemoryEstimate(
         weights=weights,
         teacher_copies=copies,
@@ -242,19 +263,39 @@ def estimate_training_memory(
         optimizer=optimizer,
         activations=activations,
         head_chunk=head_chunk,
+        head_gradient=head_gradient,  # the head stays whole on every process, sharded or not
         accumulates=config.grad_accum > 1,
         sequences=sequences,
         sequence_tokens=sequence_tokens,
     )
 
 
+def release_freed_memory() -> bool:
+    """Give the system back what the C allocator kept of this process's freed memory (glibc's
+    malloc_trim); False where there is no such call (musl, macOS).
+
+    glibc keeps freed blocks for reuse and the kernel counts them as used: a process that had trained
+    SmolLM2-135M for 2 SDFT steps still held 7.3 GiB with its model freed, 1.1 GiB after the trim
+    (40 ms). A worker training job after job would read those gigabytes as taken.
+    """
+    gc.collect()  # tensors held only by reference cycles go first
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim(0)
+    return True
+
+
 def free_bytes(device: torch.device, *, cgroup: Path = CGROUP) -> int | None:
     """Memory free for new tensors now: the CUDA device's free memory; on CPU the host's MemAvailable,
-    or less where this process's cgroup (a container's memory limit, cgroup v2) leaves less."""
+    or less where this process's cgroup (a container's memory limit, cgroup v2) leaves less, after
+    handing back what this process freed but the allocator kept (release_freed_memory)."""
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0])
     if device.type != "cpu":
         return None
+    release_freed_memory()
     host = None
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():

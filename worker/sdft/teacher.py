@@ -34,6 +34,23 @@ def frozen_copy(model: Any, *, share_untrained: bool = False) -> Any:
     return clone
 
 
+def check_same_weights(model: Any, start_copy: Any) -> None:
+    """Raise unless `start_copy` holds the weights `model` has now, parameter by parameter."""
+    theirs = dict(start_copy.named_parameters())
+    for name, parameter in model.named_parameters():
+        other = theirs.pop(name, None)
+        if (
+            other is None
+            or other.shape != parameter.shape
+            or not torch.equal(other.detach(), parameter.detach())
+        ):
+            raise ValueError(
+                f"start_copy differs from the student at {name}: it must hold the starting weights"
+            )
+    if theirs:
+        raise ValueError(f"start_copy has parameters the student lacks: {', '.join(sorted(theirs)[:3])}")
+
+
 def trainable_names(model: Any) -> list[str]:
     return [name for name, parameter in model.named_parameters() if parameter.requires_grad]
 
@@ -54,26 +71,37 @@ def ema_update(teacher: Any, student: Any, *, rate: float, names: list[str]) -> 
 class Teachers:
     """The models SDFT scores completions with: `teacher` for demonstrations, `reference` for general prompts."""
 
-    def __init__(self, student: Any, *, mode: str, ema_rate: float, need_reference: bool) -> None:
+    def __init__(
+        self, student: Any, *, mode: str, ema_rate: float, need_reference: bool, start_copy: Any = None
+    ) -> None:
+        """start_copy: a model the caller already holds with the student's starting weights (the
+        benchmark's base model, kept for its KL), used as the copy of the start that the frozen
+        teacher and the general-prompt reference are, instead of making one. Only read, never trained;
+        checked equal to the student."""
         self.mode = mode
         self.ema_rate = ema_rate
         self.names = trainable_names(student)
         self._student = student
-        self._copy = frozen_copy(student, share_untrained=True) if self.keeps_teacher_copy(mode) else None
-        self._reference: Any = None
-        if need_reference:
-            self._reference = self._copy if mode == "frozen" else frozen_copy(student, share_untrained=True)
+        if start_copy is not None:
+            check_same_weights(student, start_copy)
+            start_copy.eval()
+        # One unchanging copy of the start serves the frozen teacher and the reference alike.
+        start = start_copy
+        if start is None and (mode == "frozen" or need_reference):
+            start = frozen_copy(student, share_untrained=True)
+        self._copy = frozen_copy(student, share_untrained=True) if mode == "ema" else None
+        if mode == "frozen":
+            self._copy = start
+        self._reference: Any = start if need_reference else None
         self._parallel: Any = None
 
     @staticmethod
-    def keeps_teacher_copy(mode: str) -> bool:
-        """The live teacher is the student itself; the others are a copy."""
-        return mode in ("ema", "frozen")
-
-    @classmethod
-    def copy_count(cls, mode: str, *, need_reference: bool) -> int:
-        """How many copies of the student these teachers make: the frozen teacher is its own reference."""
-        return int(cls.keeps_teacher_copy(mode)) + int(need_reference and mode != "frozen")
+    def copy_count(mode: str, *, need_reference: bool, start_given: bool = False) -> int:
+        """How many copies of the student these teachers make: the EMA teacher's, which moves, and one
+        of the start, which the frozen teacher and the reference share (none when a start_copy is given).
+        The live teacher is the student itself."""
+        unchanging = (mode == "frozen" or need_reference) and not start_given
+        return int(mode == "ema") + int(unchanging)
 
     def shard(self, parallel: Any) -> None:
         """Split the copies' weights like the student's (parallel.DataParallel.shard_model), so that

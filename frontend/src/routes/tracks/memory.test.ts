@@ -11,12 +11,13 @@ describe("describeMemoryEstimate", () => {
         optimizer: 4.7,
         activations: 3.72,
         head_chunk: 0.58,
+        head_gradient: 0.53,
         certain: 14.1,
         peak: 14.1,
       },
     };
     expect(describeMemoryEstimate(manifest)).toBe(
-      "about 14.1 GiB of tensors at the peak (weights 2.4 GiB · teacher copies 4.7 GiB · AdamW 4.7 GiB · gradients 2.4 GiB · activations 3.7 GiB · logit chunk 594 MiB), estimated before training",
+      "about 14.1 GiB of tensors at the peak (weights 2.4 GiB · teacher copies 4.7 GiB · AdamW 4.7 GiB · gradients 2.4 GiB · activations 3.7 GiB · logit chunk 594 MiB · head gradient 543 MiB), estimated before training",
     );
   });
 

@@ -5,6 +5,7 @@ const PARTS: [string, string][] = [
   ["gradients", "gradients"],
   ["activations", "activations"],
   ["head_chunk", "logit chunk"],
+  ["head_gradient", "head gradient"],
 ];
 
 /** GiB with one decimal from 1 GiB, MiB below (as the worker's own messages put it). */
