@@ -41,7 +41,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `bench` and the engine importable
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.learning_methods import METHODS, VARIANTS, Budget, find_method  # noqa: E402
+from bench.learning_methods import (  # noqa: E402
+    METHODS,
+    NAMED_VARIANTS,
+    VARIANTS,
+    Budget,
+    find_method,
+)
 from bench.learning_phases import run_comparison, run_sequential, run_teacher_check, run_tuning  # noqa: E402
 from bench.learning_report import write_report  # noqa: E402
 from bench.learning_runner import Context, Settings, load  # noqa: E402
@@ -166,7 +172,10 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
     parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "data" / "models")
     parser.add_argument("--phases", help=f"comma-separated of {', '.join(PHASES)}")
     parser.add_argument("--skills", help=f"comparison skills, comma-separated of {', '.join(SKILL_NAMES)}")
-    parser.add_argument("--methods", help=f"comparison methods: {', '.join([*METHODS, 'best', *VARIANTS])}")
+    parser.add_argument(
+        "--methods",
+        help=f"comparison methods: {', '.join([*METHODS, 'best', *VARIANTS, *NAMED_VARIANTS])}",
+    )
     parser.add_argument("--tune-skill", choices=SKILL_NAMES)
     parser.add_argument("--tune-variants", help="comma-separated candidates for 'best'")
     parser.add_argument("--sequential-methods", help="comma-separated, e.g. sft,sdft-paper")

@@ -305,7 +305,15 @@ def train_once(
         else:
             loaded = start if start is not None else fresh_copy(ctx.base)
             outcome = train_engine(
-                loaded, examples, method=method, budget=budget, seed=seed, work_dir=Path(work), replay=replay
+                loaded,
+                examples,
+                method=method,
+                budget=budget,
+                seed=seed,
+                work_dir=Path(work),
+                replay=replay,
+                # A fresh copy starts from the base, which the KL keeps anyway: SDFT's frozen copies share it.
+                start_copy=ctx.base.model if start is None else None,
             )
     info = {
         "train_examples": len(examples),

@@ -140,6 +140,21 @@ def test_the_full_run_fits_two_hours_and_tuning_chooses_best_itself() -> None:
     assert chosen.best == "sdft-format"
 
 
+def test_the_tagged_science_variant_runs_by_name_only_on_graded_demonstrations() -> None:
+    from bench.learning_methods import find_method
+    from bench.learning_skills import load_skill
+
+    settings, _ = learning.parse_args(["--methods", "sdft-format-skip0-mix25-tagged"])
+    assert settings.methods_for("science") == ["sdft-format-skip0-mix25-tagged"]
+    assert "sdft-format-skip0-mix25-tagged" not in learning.parse_args([])[0].tune_variants
+    tagged, defaults = find_method("sdft-format-skip0-mix25-tagged"), find_method("sdft-format-skip0-mix25")
+    assert tagged.overrides == defaults.overrides  # the demonstrations are the only difference
+    science = load_skill("science")
+    (graded,) = science.train_examples(tagged=tagged.science_tagged, limit=1)
+    (sentence,) = science.train_examples(tagged=defaults.science_tagged, limit=1)
+    assert "<answer>" in graded.demonstration and "<answer>" not in sentence.demonstration
+
+
 def test_a_seed_recorded_in_two_files_counts_once_from_the_newer_file() -> None:
     from bench.learning_report import comparison_groups
 
