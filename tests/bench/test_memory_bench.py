@@ -12,7 +12,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def test_memory_bench_writes_the_estimate_beside_the_measured_peak(tmp_path: Path) -> None:
     out = tmp_path / "memory.json"
-    command = [sys.executable, "bench/memory.py", "--model", "tiny", "--cases", "sdft,sft:mmap"]
+    command = [sys.executable, "bench/memory.py", "--model", "tiny", "--cases", "sdft,sft:mmap4m"]
     command += [
         "--steps",
         "1",
@@ -28,11 +28,11 @@ def test_memory_bench_writes_the_estimate_beside_the_measured_peak(tmp_path: Pat
     printed = subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO_ROOT).stdout
     assert printed.splitlines()[0].startswith("case | estimate GiB | certain GiB")
     rows = {row["case"]: row for row in json.loads(out.read_text())["rows"]}
-    assert set(rows) == {"sdft", "sft:mmap"}
-    sdft, sft = rows["sdft"], rows["sft:mmap"]
+    assert set(rows) == {"sdft", "sft:mmap4m"}
+    sdft, sft = rows["sdft"], rows["sft:mmap4m"]
     assert sdft["estimate_peak_gib"] >= sdft["estimate_certain_gib"] > sft["estimate_certain_gib"] > 0
     assert sdft["estimate_gib"]["teacher_copies"] > 0 == sft["estimate_gib"]["teacher_copies"]
-    assert sft["malloc_env"] == {"MALLOC_MMAP_THRESHOLD_": "131072"} and sdft["malloc_env"] == {}
+    assert sft["malloc_env"] == {"MALLOC_MMAP_THRESHOLD_": "4194304"} and sdft["malloc_env"] == {}
     for row in rows.values():
         assert row["peak_rss_gib"] > row["held_before_training_gib"] > 0
         assert row["needed_gib"] > 0 and row["needed_over_estimate"] > 0

@@ -31,12 +31,14 @@ Peak: weights + copies + optimizer + the larger of the gradients and the activat
 backward frees activations while gradients fill in (a profiled Qwen2.5-0.5B step: 14.1 GiB of live
 tensors at the optimizer step, this sum 14.05). With grad_accum > 1 a later micro-batch's backward
 runs with every gradient already held: the two add up. The head's gradient counts among the
-gradients at the optimizer step and with the activations before it (0.53 GiB for the converted
+gradients at the optimizer step and with the activations before it (0.51 GiB for the converted
 Qwen2.5-0.5B's untied head, 0.11 for SmolLM2-135M's tied one).
 
-The estimate counts tensors. A CPU process needs more: in bench/memory.py (10 cases, SmolLM2-135M
-on tool use and Qwen2.5-0.5B on science) the peak resident set grew by 1.19-2.09x the estimated
-peak (median 1.37): memory glibc kept after it was freed, and temporaries no estimate part names.
+The estimate counts tensors. A CPU process needs more: in bench/memory.py (8 cases with glibc's
+default settings, SmolLM2-135M on tool use and Qwen2.5-0.5B on science) the peak resident set grew
+by 1.24-2.06x the estimated peak (median 1.40). Part is memory glibc kept after it was freed: with
+allocations from 128 KiB up mapped apart, LoRA at 135M needed 1.33x instead of 2.06x, full SDFT at
+0.5B 1.21x instead of 1.24x; the rest are temporaries no estimate part names.
 The CPU warning therefore compares CPU_RESIDENT_FACTOR times the peak with the free memory; the
 refusal stays on the counted tensors alone, so it never turns away a run that would fit.
 """
@@ -63,7 +65,7 @@ from worker.sdft.teacher import Teachers
 GIB = 2**30
 CGROUP = Path("/sys/fs/cgroup")  # cgroup v2, as a container sees its own
 PROBE_LENGTHS = (32, 64)  # tokens per probe sequence: two lengths separate linear from quadratic
-CPU_RESIDENT_FACTOR = 1.4  # about the median (1.37) of bench/memory.py's needed / estimated peak on CPU
+CPU_RESIDENT_FACTOR = 1.4  # the median of bench/memory.py's needed / estimated peak on CPU (default glibc)
 
 
 @dataclass(frozen=True)
