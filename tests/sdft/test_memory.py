@@ -159,19 +159,26 @@ def test_the_peak_adds_gradients_to_activations_only_when_micro_batches_accumula
     assert MemoryEstimate(**parts, **shape, accumulates=True).peak == 10 + 20 + 20 + 10 + 6 + 1 + 2
 
 
-def test_a_run_that_cannot_fit_is_refused_naming_what_to_change() -> None:
-    estimate = MemoryEstimate(
-        weights=2 * GIB,
-        teacher_copies=4 * GIB,
-        gradients=2 * GIB,
-        optimizer=4 * GIB,
-        activations=3 * GIB,
+def estimate_in_gib(
+    *, weights: int, copies: int, gradients: int, optimizer: int, activations: int
+) -> MemoryEstimate:
+    """A single-micro-batch estimate from whole GiB, for the checks' thresholds."""
+    return MemoryEstimate(
+        weights=weights * GIB,
+        teacher_copies=copies * GIB,
+        gradients=gradients * GIB,
+        optimizer=optimizer * GIB,
+        activations=activations * GIB,
         head_chunk=0,
         head_gradient=0,
         accumulates=False,
         sequences=4,
         sequence_tokens=600,
     )
+
+
+def test_a_run_that_cannot_fit_is_refused_naming_what_to_change() -> None:
+    estimate = estimate_in_gib(weights=2, copies=4, gradients=2, optimizer=4, activations=3)
     config = TrainConfig()
     assert check_fits(estimate, free=None, config=config, device_type="cpu") is None
     # 11 GiB beyond the loaded model: 15.4 as a CPU process (CPU_RESIDENT_FACTOR).
@@ -212,6 +219,19 @@ def test_free_memory_is_the_host_s_or_a_container_limit_s_whichever_is_less(tmp_
     assert free_bytes(CPU, cgroup=cgroup) == min(host, GIB + GIB // 2)
     (cgroup / "memory.max").write_text("max\n")  # no limit: the host's figure
     assert cgroup_free_bytes(cgroup) is None
+
+
+def test_a_cpu_run_that_may_not_fit_is_told_of_the_allocator_setting(monkeypatch) -> None:
+    estimate = estimate_in_gib(weights=1, copies=2, gradients=1, optimizer=2, activations=5)
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    # 5 GiB certain beyond the weights fits 8 free; 9 at the peak, 12.6 as a CPU process, may not.
+    warning = check_fits(estimate, free=8 * GIB, config=TrainConfig(), device_type="cpu")
+    assert warning is not None and "gradient_checkpointing" in warning
+    assert "MALLOC_MMAP_THRESHOLD_=4194304" in warning
+    on_gpu = check_fits(estimate, free=8 * GIB, config=TrainConfig(), device_type="cuda")
+    assert on_gpu is not None and "MALLOC" not in on_gpu
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")  # already set: nothing to advise
+    assert "MALLOC" not in check_fits(estimate, free=8 * GIB, config=TrainConfig(), device_type="cpu")
 
 
 RETAINED_HEAP_SCRIPT = """

@@ -49,6 +49,7 @@ import contextlib
 import ctypes
 import gc
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -371,8 +372,14 @@ def check_fits(estimate: MemoryEstimate, *, free: int | None, config: Any, devic
             if on_cpu
             else f"{size(still_needed_peak)} beyond the loaded model"
         )
+        allocator = ""
+        if on_cpu and "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+            allocator = (
+                "; or start the worker with MALLOC_MMAP_THRESHOLD_=4194304, so that glibc hands freed "
+                "blocks from 4 MiB up back at once (a 135M LoRA run: 5.4 GiB instead of 7.5, ~15% slower)"
+            )
         return (
             f"This run may run out of memory: it needs {estimate.describe()}: {needs}, and {where} has "
-            f"{size(free)} free. To lower it: {levers(config, certain_part=False)}"
+            f"{size(free)} free. To lower it: {levers(config, certain_part=False)}{allocator}"
         )
     return None
