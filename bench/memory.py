@@ -99,7 +99,7 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "case": args.case,
         "settings": CASES[name],
-        "malloc_env": {name: value for name, value in os.environ.items() if name.startswith("MALLOC_")},
+        "malloc_env": {key: value for key, value in os.environ.items() if key.startswith("MALLOC_")},
         "estimate_peak_gib": estimate["peak"],
         "estimate_certain_gib": estimate["certain"],
         "estimate_activations_gib": estimate["activations"],
