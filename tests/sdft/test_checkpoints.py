@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-from worker.sdft.checkpoints import CheckpointError, load_checkpoint, verify_checkpoint, write_checkpoint
+from worker.sdft.checkpoints import (
+    CheckpointError,
+    load_checkpoint,
+    verify_checkpoint,
+    warn_if_base_converted_since,
+    write_checkpoint,
+)
 from worker.sdft.config import TrainConfig
 from worker.sdft.data import Example
 from worker.sdft.models import ModelError, load_model
@@ -58,6 +65,30 @@ def test_lora_checkpoint_holds_only_the_adapter(tiny, models_dir: Path, tmp_path
     loaded = load_checkpoint(path, models_dir=models_dir)
     ids = tiny.tokenizer("Hi", add_special_tokens=False)["input_ids"]
     torch.testing.assert_close(logits(loaded, ids), logits(tiny, ids))
+
+
+def test_an_adapter_records_its_base_conversion_and_a_newer_one_is_noticed(
+    tiny, models_dir: Path, tmp_path: Path
+) -> None:
+    examples = [Example(prompt=[{"role": "user", "content": "Hi"}], demonstration="Hello!")]
+    config = TrainConfig(method="sft", steps=1, batch_size=1, lr=1e-2, lora_rank=4)
+    train(loaded=tiny, examples=examples, config=config, sink=ListSink(), work_dir=tmp_path / "work")
+    tiny.base_conversion = 2  # as a packaged GGUF base's cache says (models.CONVERSION_VERSIONS)
+    path = write_checkpoint(tiny, tmp_path / "lora", manifest={})
+    manifest = verify_checkpoint(path)
+    assert manifest["base_conversion"] == 2
+
+    base = load_model("tiny", models_dir=models_dir)
+    base.base_conversion = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_base_converted_since(path, manifest, base)  # the same conversion: silent
+    base.base_conversion = 3
+    with pytest.warns(UserWarning, match="trained on conversion 2 of 'tiny', loaded now onto conversion 3"):
+        warn_if_base_converted_since(path, manifest, base)
+    without_record = {key: value for key, value in manifest.items() if key != "base_conversion"}
+    with pytest.warns(UserWarning, match="trained on conversion 1 of 'tiny'"):
+        warn_if_base_converted_since(path, without_record, base)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete", "extra", "manifest"])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from worker.sdft.checkpoints import CheckpointError, verify_checkpoint
+from worker.sdft.checkpoints import CheckpointError, verify_checkpoint, warn_if_base_converted_since
 from worker.sdft.models import LoadedModel, load_model
 
 
@@ -41,11 +41,12 @@ def load_adapter_set(
     trust_remote_code: bool = False,
 ) -> LoadedModel:
     """The base model with every adapter loaded under its name (verified first), all of them active."""
-    for path in adapters.values():
-        check_adapter(Path(path), base_name=base_name)
+    manifests = {Path(path): check_adapter(Path(path), base_name=base_name) for path in adapters.values()}
     base = load_model(
         base_name, models_dir=models_dir, dtype=dtype, device=device, trust_remote_code=trust_remote_code
     )
+    for path, manifest in manifests.items():
+        warn_if_base_converted_since(path, manifest, base)
     if not adapters:
         base.extra["adapters"] = []
         return base
@@ -67,6 +68,7 @@ def load_adapter_set(
         base_name=base_name,
         eos_token_ids=base.eos_token_ids,
         extra={"adapters": list(adapters)},
+        base_conversion=base.base_conversion,
     )
     set_active(loaded, list(adapters))
     return loaded

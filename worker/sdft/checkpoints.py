@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,8 @@ def write_checkpoint(
         "base_model": loaded.base_name,
         "eos_token_ids": loaded.eos_token_ids,
     }
+    if loaded.is_lora and loaded.base_conversion is not None:
+        sealed["base_conversion"] = loaded.base_conversion
     return write_folder_atomically(Path(dest), write_files, manifest=sealed)
 
 
@@ -164,9 +167,11 @@ def load_checkpoint(
             base = load_model(base_name, models_dir=models_dir, dtype=dtype, device=device)
         except ModelError as error:
             raise CheckpointError(f"{path}: cannot load its base model {base_name!r}: {error}") from error
+        warn_if_base_converted_since(path, manifest, base)
         model = PeftModel.from_pretrained(base.model, str(path), is_trainable=True)
+        base_conversion = base.base_conversion
     else:
-        base_name = str(path)
+        base_name, base_conversion = str(path), None
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, use_safetensors=True)
     model.to(device)
     model.eval()
@@ -177,4 +182,20 @@ def load_checkpoint(
         base_name=base_name,
         eos_token_ids=[int(i) for i in manifest.get("eos_token_ids", [])],
         extra={"manifest": manifest},
+        base_conversion=base_conversion,
     )
+
+
+def warn_if_base_converted_since(path: Path, manifest: dict[str, Any], base: LoadedModel) -> None:
+    """Warn when an adapter was trained on an older conversion of its packaged base than the one loaded
+    (manifests before conversions were recorded: version 1). It still loads: a conversion changes the
+    base's weights by about their quantization error (Qwen 2: the embedding Q8_0 instead of Q5_0)."""
+    if base.base_conversion is None:
+        return
+    trained_on = int(manifest.get("base_conversion", 1))
+    if trained_on != base.base_conversion:
+        warnings.warn(
+            f"{path}: this adapter was trained on conversion {trained_on} of {base.name!r}, loaded now onto "
+            f"conversion {base.base_conversion}; its outputs may differ slightly from when it was saved",
+            stacklevel=2,
+        )

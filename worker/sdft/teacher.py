@@ -19,7 +19,7 @@ def frozen_copy(model: Any, *, share_untrained: bool = False) -> Any:
     share_untrained: the weights the model does not train now (requires_grad False: a LoRA
     adapter's base layers) never change during its training, so the copy shares them rather than
     holding its own. With LoRA an EMA teacher and the general-prompt reference then cost an adapter
-    each, not a model each (2 x 2.35 GiB for Qwen2.5-0.5B in float32). Only for a model whose
+    each, not a model each (2 x 1.84 GiB for Qwen2.5-0.5B in float32). Only for a model whose
     trainable set is final (after train.prepare_model).
     """
     shared = (

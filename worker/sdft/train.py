@@ -340,7 +340,7 @@ def train(
 
     start_copy: a model holding the starting weights that the caller keeps anyway (the benchmark's
     base model): SDFT's frozen teacher and general-prompt reference use it instead of a copy of their
-    own (2.35 GiB for the converted Qwen2.5-0.5B in float32). Full fine-tuning without sharding only:
+    own (1.84 GiB for Qwen2.5-0.5B in float32). Full fine-tuning without sharding only:
     LoRA's copies are adapters already, and sharding would split the caller's model.
     """
     if not examples:
