@@ -42,7 +42,7 @@ class Claim:
     """One number quoted to users: the mean over `seeds` of `metric` in the runs the selector picks.
 
     Runs are picked by the parts of their key: `model` (which names a GPU run's device and precision,
-    "qwen2.5-0.5b@cuda/bfloat16"), `subject` (a comparison run's skill, a sequential run's order),
+    "qwen2.5-0.5b-untied@cuda/bfloat16"), `subject` (a comparison run's skill, a sequential run's order),
     `budget` and `limits` (so runs under other budgets or eval sizes never mix in), the method and the
     seeds. Metrics: "task" (new-skill accuracy), "general" (the probe), "kl" for comparison runs;
     "skill:<name>" (that skill's accuracy after the last one), "general", "acc" (average accuracy),
@@ -87,7 +87,9 @@ def _sequential(
     )
 
 
-QWEN, QWEN_GPU, SMOLLM = "qwen2.5-0.5b", "qwen2.5-0.5b@cuda/bfloat16", "smollm2-135m"
+# Every Qwen2.5-0.5B claim rests on runs of its conversion before the head was tied to the embedding
+# (worker/sdft/models.py, 2026-12-06), keyed "qwen2.5-0.5b-untied" since.
+QWEN, QWEN_GPU, SMOLLM = "qwen2.5-0.5b-untied", "qwen2.5-0.5b-untied@cuda/bfloat16", "smollm2-135m"
 MIX = "sdft-format-skip0-mix25"  # SDFT's defaults from 0.3B parameters
 # learning-qwen-tooluse.json and learning-qwen-science-cpu.json: 8 steps, eval 30 rows, probe 30 items
 QWEN_CPU_8_STEPS, QWEN_CPU_8_STEPS_LIMITS = "8x4@2e-05/64", "tNonee30hNonep30"
