@@ -21,6 +21,7 @@ from bench.learning_runner import (
     fresh_copy,
     measure,
     memory_gib,
+    reset_resident_peak,
     sequential_run_key,
     train_once,
 )
@@ -244,6 +245,7 @@ def run_sequential(ctx: Context, only: dict[str, list[Any]] | None = None) -> No
                 ]
                 skill = ctx.skill(skill_name)
                 skill_budget = budget.for_skill(skill.train_max_new_tokens)
+                peak_since = reset_resident_peak()
                 loaded, info = train_once(
                     ctx,
                     method,
@@ -262,6 +264,7 @@ def run_sequential(ctx: Context, only: dict[str, list[Any]] | None = None) -> No
                     "max_new_tokens": skill_budget.max_new_tokens,
                     "monitor_warnings": info.get("monitor_warnings", []),
                     **memory_gib(),
+                    **peak_since,
                 }
                 record["rows"].append({**row, **_row(evaluation)})
                 print(

@@ -188,8 +188,9 @@ def load(settings: Settings) -> Any:
     return load_model(settings.model, models_dir=settings.models_dir, device=settings.device)
 
 
-def memory_gib() -> dict[str, float]:
-    """What this process holds in memory now, and the most it has held so far. An invocation's runs
+def memory_gib() -> dict[str, Any]:
+    """What this process holds in memory now, and the most it has held since reset_resident_peak() (the
+    start of the run or sequential skill; records say so in `peak_resident_since`). An invocation's runs
     share one process: a 0.5B science invocation on a 23 GB machine was killed for memory in its
     twelfth run (24 GB resident), so each comparison record and each sequential row says both; a peak
     far above what is held after a run is a step's own need, a held amount that climbs run by run
@@ -201,13 +202,30 @@ def memory_gib() -> dict[str, float]:
     return {"resident_gib": resident, "peak_resident_gib": max(peak, resident)}
 
 
+def reset_resident_peak() -> dict[str, str]:
+    """Start the kernel's resident high-water mark over from the current size, as
+    torch.cuda.reset_peak_memory_stats does on a GPU, so that memory_gib()'s peak is the run's own, not
+    the largest of the runs before it in this process (records before 2026-12-06: the process's).
+    Linux only (/proc/self/clear_refs resets VmHWM, which ru_maxrss reads); elsewhere nothing changes."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return {"peak_resident_since": "process start"}
+    return {"peak_resident_since": "run start"}
+
+
 def fresh_copy(base: Any) -> Any:
     """An independent copy of the base model to train (cheaper than loading it again)."""
     import copy
 
     from worker.sdft.models import LoadedModel
 
-    return LoadedModel(model=copy.deepcopy(base.model), tokenizer=base.tokenizer, name=base.name)
+    return LoadedModel(
+        model=copy.deepcopy(base.model),
+        tokenizer=base.tokenizer,
+        name=base.name,
+        base_conversion=base.base_conversion,
+    )
 
 
 def evaluate(ctx: Context, loaded: Any, skill_names: list[str], *, holdout: bool = False) -> dict[str, Any]:
@@ -389,6 +407,7 @@ def measure(
         import torch
 
         torch.cuda.reset_peak_memory_stats(settings.device)
+    run.update(reset_resident_peak())
     try:
         if method.kind == "trl" and (reason := trl_unavailable_reason()):
             run.update(status="unavailable", error=reason)

@@ -7,16 +7,30 @@ and writes what the report promises, not that anything learns (bench/results/lea
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import psutil
+import pytest
+import torch
 
 from bench import learning
+from bench.learning_runner import memory_gib, reset_resident_peak
 from bench.learning_skills import load_skill
 from bench.skills.iso_dates import SKILL_FILE, build_rows
 from worker.sdft.config import FORMAT_TEACHER_TEMPLATE
 
 MACHINE_GIB = psutil.virtual_memory().total / 2**30  # no process holds more than the machine has
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the peak is reset through /proc")
+def test_a_runs_peak_is_its_own_not_the_largest_run_before_it() -> None:
+    earlier_run = torch.ones(128 * 2**20)  # 512 MiB, written, so resident
+    earlier_peak = memory_gib()["peak_resident_gib"]
+    del earlier_run
+    assert reset_resident_peak() == {"peak_resident_since": "run start"}
+    now = memory_gib()
+    assert now["resident_gib"] <= now["peak_resident_gib"] < earlier_peak - 0.4
 
 
 def test_own_skill_file_is_what_the_generator_writes() -> None:
@@ -59,6 +73,7 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
         assert run["task_n"] == 2 and 0.0 <= run["task_accuracy"] <= 1.0
         assert 0.0 <= run["general_score"] <= 1.0 and run["kl_from_base"] >= 0.0
         assert 0.05 < run["resident_gib"] <= run["peak_resident_gib"] < MACHINE_GIB  # held, and the most
+        assert run["peak_resident_since"] == "run start"
     assert runs["base"]["kl_from_base"] == 0.0 and runs["base"]["train_wall_s"] == 0.0
     assert runs["sft"]["steps_done"] == 1 and runs["sft"]["settings"]["method"] == "sft"
     # The paper's setup whatever the product's defaults are: its template (not named when it is the
@@ -81,6 +96,7 @@ def test_quick_run_writes_runs_matrix_table_and_plot(tmp_path: Path) -> None:
         assert all(
             0.05 < row["resident_gib"] <= row["peak_resident_gib"] < MACHINE_GIB for row in record["rows"][1:]
         )
+        assert all(row["peak_resident_since"] == "run start" for row in record["rows"][1:])
         last = record["summaries"][-1]
         assert last["skills_learned"] == [1, 2] and last["average_accuracy"] is not None
         assert last["backward_transfer"] is not None and last["forgetting"] >= 0.0
