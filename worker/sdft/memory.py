@@ -28,17 +28,17 @@ The parts, in bytes:
   head is frozen, as with LoRA, or not a plain linear layer, whose loss is not fused).
 
 Peak: weights + copies + optimizer + the larger of the gradients and the activations, because the
-backward frees activations while gradients fill in (a profiled Qwen2.5-0.5B step: 14.1 GiB of live
-tensors at the optimizer step, this sum 14.05). With grad_accum > 1 a later micro-batch's backward
-runs with every gradient already held: the two add up. The head's gradient counts among the
-gradients at the optimizer step and with the activations before it (0.51 GiB for the converted
-Qwen2.5-0.5B's untied head, 0.11 for SmolLM2-135M's tied one).
+backward frees activations while gradients fill in (a profiled Qwen2.5-0.5B step, its conversion
+with the head untied: 14.1 GiB of live tensors at the optimizer step, this sum 14.05). With
+grad_accum > 1 a later micro-batch's backward runs with every gradient already held: the two add
+up. The head's gradient counts among the gradients at the optimizer step and with the activations
+before it (0.51 GiB for Qwen2.5-0.5B, 0.11 for SmolLM2-135M).
 
 The estimate counts tensors. A CPU process needs more: in bench/memory.py (8 cases with glibc's
 default settings, SmolLM2-135M on tool use and Qwen2.5-0.5B on science) the peak resident set grew
-by 1.24-2.06x the estimated peak (median 1.40). Part is memory glibc kept after it was freed: with
+by 1.21-2.06x the estimated peak (median 1.40). Part is memory glibc kept after it was freed: with
 allocations from 128 KiB up mapped apart, LoRA at 135M needed 1.33x instead of 2.06x, full SDFT at
-0.5B 1.21x instead of 1.24x; the rest are temporaries no estimate part names.
+0.5B 1.17x instead of 1.21x; the rest are temporaries no estimate part names.
 The CPU warning therefore compares CPU_RESIDENT_FACTOR times the peak with the free memory; the
 refusal stays on the counted tensors alone, so it never turns away a run that would fit.
 """
@@ -145,12 +145,20 @@ def saved_bytes_per_sequence(model: Any, *, length: int, device: torch.device, a
     """
     weights = {parameter.untyped_storage().data_ptr() for parameter in model.parameters()}
     saved: dict[int, int] = {}
+    # Every saved tensor is held here until the probe ends, so that no freed storage's address is
+    # reused and counted once for two. The graph itself gets an index, never the tensor: a pack hook
+    # that returns the tensor makes a cycle through autograd's C++ nodes (an output saved by its own
+    # node) that Python's gc cannot see, and it kept the probe's graph, and through its leaf nodes
+    # every parameter of the model, alive after the model was dropped (a worker process grew by one
+    # trained model per run).
+    kept: list[torch.Tensor] = []
 
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
+    def pack(tensor: torch.Tensor) -> int:
         storage = tensor.untyped_storage()
         if storage.data_ptr() not in weights:
             saved[storage.data_ptr()] = storage.nbytes()
-        return tensor
+        kept.append(tensor)
+        return len(kept) - 1
 
     vocab = model.get_input_embeddings().weight.shape[0]
     input_ids = (torch.arange(length, device=device) * 7919 % vocab).unsqueeze(0)
@@ -158,17 +166,21 @@ def saved_bytes_per_sequence(model: Any, *, length: int, device: torch.device, a
     was_training = model.training
     model.train()
     try:
-        with torch.random.fork_rng(devices=[]), torch.autograd.graph.saved_tensors_hooks(pack, _unpack):
+        with (
+            torch.random.fork_rng(devices=[]),
+            torch.autograd.graph.saved_tensors_hooks(pack, _never_unpacked),
+        ):
             with autocast:
                 hidden = final_hidden_states(model, input_ids, attention_mask)
             del hidden
     finally:
+        kept.clear()
         model.train(was_training)
     return sum(saved.values())
 
 
-def _unpack(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor
+def _never_unpacked(index: int) -> torch.Tensor:
+    raise RuntimeError("the memory probe's forward is measured, never backpropagated")
 
 
 def activation_bytes(
