@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from worker.sdft import checkpoints
 from worker.sdft.checkpoints import (
+    BASE_CONVERSION_NOTICE,
     CheckpointError,
     load_checkpoint,
     verify_checkpoint,
@@ -18,7 +20,7 @@ from worker.sdft.checkpoints import (
 )
 from worker.sdft.config import TrainConfig
 from worker.sdft.data import Example
-from worker.sdft.models import ModelError, load_model
+from worker.sdft.models import LoadedModel, ModelError, load_model
 from worker.sdft.sink import ListSink
 from worker.sdft.train import train
 
@@ -68,7 +70,7 @@ def test_lora_checkpoint_holds_only_the_adapter(tiny, models_dir: Path, tmp_path
 
 
 def test_an_adapter_records_its_base_conversion_and_a_newer_one_is_noticed(
-    tiny, models_dir: Path, tmp_path: Path
+    tiny, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     examples = [Example(prompt=[{"role": "user", "content": "Hi"}], demonstration="Hello!")]
     config = TrainConfig(method="sft", steps=1, batch_size=1, lr=1e-2, lora_rank=4)
@@ -89,6 +91,18 @@ def test_an_adapter_records_its_base_conversion_and_a_newer_one_is_noticed(
     without_record = {key: value for key, value in manifest.items() if key != "base_conversion"}
     with pytest.warns(UserWarning, match="trained on conversion 1 of 'tiny'"):
         warn_if_base_converted_since(path, without_record, base)
+
+    # Loaded for a job, the notice rides on the model, for the job's warnings (worker/tasks/training.py).
+    def converted_since(name: str, **kwargs: object) -> LoadedModel:
+        loaded = load_model(name, **kwargs)
+        loaded.base_conversion = 3
+        return loaded
+
+    monkeypatch.setattr(checkpoints, "load_model", converted_since)
+    with pytest.warns(UserWarning, match="loaded now onto conversion 3"):
+        loaded = load_checkpoint(path, models_dir=models_dir)
+    assert "trained on conversion 2" in loaded.extra[BASE_CONVERSION_NOTICE]
+    assert loaded.base_conversion == 3
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete", "extra", "manifest"])

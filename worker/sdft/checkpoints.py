@@ -146,6 +146,9 @@ def write_checkpoint(
     return write_folder_atomically(Path(dest), write_files, manifest=sealed)
 
 
+BASE_CONVERSION_NOTICE = "base_conversion_notice"  # LoadedModel.extra key: an adapter's base converted since
+
+
 def load_checkpoint(
     path: Path,
     *,
@@ -167,11 +170,11 @@ def load_checkpoint(
             base = load_model(base_name, models_dir=models_dir, dtype=dtype, device=device)
         except ModelError as error:
             raise CheckpointError(f"{path}: cannot load its base model {base_name!r}: {error}") from error
-        warn_if_base_converted_since(path, manifest, base)
+        notice = warn_if_base_converted_since(path, manifest, base)
         model = PeftModel.from_pretrained(base.model, str(path), is_trainable=True)
         base_conversion = base.base_conversion
     else:
-        base_name, base_conversion = str(path), None
+        base_name, base_conversion, notice = str(path), None, None
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, use_safetensors=True)
     model.to(device)
     model.eval()
@@ -181,21 +184,24 @@ def load_checkpoint(
         name=str(path),
         base_name=base_name,
         eos_token_ids=[int(i) for i in manifest.get("eos_token_ids", [])],
-        extra={"manifest": manifest},
+        extra={"manifest": manifest} | ({BASE_CONVERSION_NOTICE: notice} if notice else {}),
         base_conversion=base_conversion,
     )
 
 
-def warn_if_base_converted_since(path: Path, manifest: dict[str, Any], base: LoadedModel) -> None:
+def warn_if_base_converted_since(path: Path, manifest: dict[str, Any], base: LoadedModel) -> str | None:
     """Warn when an adapter was trained on an older conversion of its packaged base than the one loaded
-    (manifests before conversions were recorded: version 1). It still loads: a conversion changes the
+    (manifests before conversions were recorded: version 1), and return the warning's text (a job shows
+    it, from the loaded model's extra[BASE_CONVERSION_NOTICE]). It still loads: a conversion changes the
     base's weights by about their quantization error (Qwen 2: the embedding Q8_0 instead of Q5_0)."""
     if base.base_conversion is None:
-        return
+        return None
     trained_on = int(manifest.get("base_conversion", 1))
-    if trained_on != base.base_conversion:
-        warnings.warn(
-            f"{path}: this adapter was trained on conversion {trained_on} of {base.name!r}, loaded now onto "
-            f"conversion {base.base_conversion}; its outputs may differ slightly from when it was saved",
-            stacklevel=2,
-        )
+    if trained_on == base.base_conversion:
+        return None
+    notice = (
+        f"{path}: this adapter was trained on conversion {trained_on} of {base.name!r}, loaded now onto "
+        f"conversion {base.base_conversion}; its outputs may differ slightly from when it was saved"
+    )
+    warnings.warn(notice, stacklevel=2)
+    return notice
