@@ -279,7 +279,7 @@ def _load_cached_gguf(name: str, *, models_dir: Path, dtype: torch.dtype) -> Loa
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     cache = models_dir / name
-    if cached_conversion_version(cache) < CONVERSION_VERSIONS[name]:
+    if conversion_outdated(cache, name):
         _convert_gguf(name, cache=cache)
     tokenizer = AutoTokenizer.from_pretrained(str(cache))
     model = AutoModelForCausalLM.from_pretrained(str(cache), dtype=dtype, use_safetensors=True)
@@ -299,12 +299,16 @@ def cached_conversion_version(cache: Path) -> int:
         return 1
 
 
+def conversion_outdated(cache: Path, name: str) -> bool:
+    """Whether `cache` lacks the current conversion of the packaged model `name` (or any weights)."""
+    return cached_conversion_version(cache) < CONVERSION_VERSIONS[name]
+
+
 def _convert_gguf(name: str, *, cache: Path) -> None:
     """De-quantize the packaged GGUF and cache it as plain safetensors + tokenizer, replacing an older
     conversion's cache."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    version = CONVERSION_VERSIONS[name]
     cache.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache.parent) as scratch:
         if name == SMOLLM2:
@@ -320,26 +324,23 @@ def _convert_gguf(name: str, *, cache: Path) -> None:
         if hasattr(config, "quantization_config"):
             del config.quantization_config
         state = quantized.state_dict()
-        record: dict[str, Any] = {"version": version, "source": gguf_file}
+        record: dict[str, Any] = {"version": CONVERSION_VERSIONS[name], "source": gguf_file}
         if name in TIED_AS_PUBLISHED and not config.tie_word_embeddings:
             embedding_key, head_key = _embedding_and_head_keys(quantized)
             bits = gguf_bits_per_weight(folder / gguf_file, ["token_embd.weight", "output.weight"])
-            state[embedding_key] = state[head_key] = tied_weight(
-                state[embedding_key],
-                state[head_key],
-                embedding_bits=bits["token_embd.weight"],
-                head_bits=bits["output.weight"],
-            )
-            config.tie_word_embeddings = True
             record["tied_head"] = {
                 "embedding_bits": bits["token_embd.weight"],
                 "head_bits": bits["output.weight"],
             }
+            state[embedding_key] = state[head_key] = tied_weight(
+                state[embedding_key], state[head_key], **record["tied_head"]
+            )
+            config.tie_word_embeddings = True
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
         model.load_state_dict(state)
         model.generation_config = quantized.generation_config
         del quantized, state
-        with _atomic_folder(cache, stale=lambda path: cached_conversion_version(path) < version) as tmp:
+        with _atomic_folder(cache, stale=lambda path: conversion_outdated(path, name)) as tmp:
             if tmp is not None:
                 model.save_pretrained(str(tmp), safe_serialization=True)
                 tokenizer.save_pretrained(str(tmp))
