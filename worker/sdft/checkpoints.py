@@ -189,6 +189,13 @@ def load_checkpoint(
     )
 
 
+def load_warnings(loaded: LoadedModel) -> list[dict[str, str]]:
+    """What loading found that a job's user should see among its warnings, in monitors' form: so far an
+    adapter whose base was converted again since it was trained (warn_if_base_converted_since)."""
+    notice = loaded.extra.get(BASE_CONVERSION_NOTICE)
+    return [{"monitor": "base_conversion", "message": notice}] if notice else []
+
+
 def warn_if_base_converted_since(path: Path, manifest: dict[str, Any], base: LoadedModel) -> str | None:
     """Warn when an adapter was trained on an older conversion of its packaged base than the one loaded
     (manifests before conversions were recorded: version 1), and return the warning's text (a job shows

@@ -354,8 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     import torch.distributed as dist
 
-    from worker.sdft.checkpoints import write_checkpoint
+    from worker.sdft.checkpoints import load_warnings, write_checkpoint
     from worker.sdft.models import load_model
+    from worker.sdft.monitors import report_warnings
     from worker.sdft.parallel import DataParallel
     from worker.sdft.train import train
 
@@ -381,6 +382,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         if parallel.is_main:
             sink = _EventFileSink(launch_dir)
+            report_warnings(sink, 0, load_warnings(loaded))
         result = train(
             loaded=loaded,
             examples=_examples(spec.examples),

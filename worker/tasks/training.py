@@ -24,7 +24,7 @@ from backend.queue import RUN_JOB, send_now
 from backend.settings import get_settings
 from backend.skills.models import Skill
 from backend.tracks.models import Track
-from worker.sdft.checkpoints import BASE_CONVERSION_NOTICE, load_checkpoint, write_checkpoint
+from worker.sdft.checkpoints import load_checkpoint, load_warnings, write_checkpoint
 from worker.sdft.config import ConfigError, TrainConfig
 from worker.sdft.data import Example
 from worker.sdft.launch import LaunchSpec, train_on_processes
@@ -240,8 +240,7 @@ def _train_in_process(
 ) -> tuple[TrainResult, Callable[[], Path]]:
     """Train in this process; the returned writer saves the checkpoint (not done if the job is cancelled)."""
     loaded = load_start_model(track, start)
-    if notice := loaded.extra.get(BASE_CONVERSION_NOTICE):
-        report_warnings(job["sink"], 0, [{"monitor": "base_conversion", "message": notice}])
+    report_warnings(job["sink"], 0, load_warnings(loaded))
     result = train(loaded=loaded, config=config, resume=True, **job)
 
     def write() -> Path:
