@@ -90,6 +90,7 @@ def _sequential(
 # Every Qwen2.5-0.5B claim rests on runs of its conversion before the head was tied to the embedding
 # (worker/sdft/models.py, 2026-12-06), keyed "qwen2.5-0.5b-untied" since.
 QWEN, QWEN_GPU, SMOLLM = "qwen2.5-0.5b-untied", "qwen2.5-0.5b-untied@cuda/bfloat16", "smollm2-135m"
+QWEN_TIED = "qwen2.5-0.5b"  # the published weights: head and embedding one tensor (CPU runs)
 MIX = "sdft-format-skip0-mix25"  # SDFT's defaults from 0.3B parameters
 # learning-qwen-tooluse.json and learning-qwen-science-cpu.json: 8 steps, eval 30 rows, probe 30 items
 QWEN_CPU_8_STEPS, QWEN_CPU_8_STEPS_LIMITS = "8x4@2e-05/64", "tNonee30hNonep30"
@@ -158,6 +159,29 @@ CLAIMS: tuple[Claim, ...] = (
     _comparison("qwen_cpu_tooluse_sdft_mix", QWEN, "tooluse", MIX, "task"),
     _comparison("qwen_cpu_tooluse_sdft_mix_probe", QWEN, "tooluse", MIX, "general"),
     _comparison("qwen_tooluse_sft_lr1e5_probe", QWEN, "tooluse", "sft-lr1e-5", "general"),
+    # Qwen2.5-0.5B as published (head tied), dates and science from the base (CPU, 2 seeds)
+    _comparison("qwen_tied_dates_base_probe", QWEN_TIED, "dates", "base", "general", seeds=(None,)),
+    _comparison("qwen_tied_dates_sft_lr1e5", QWEN_TIED, "dates", "sft-lr1e-5", "task"),
+    _comparison("qwen_tied_dates_sft_lr1e5_probe", QWEN_TIED, "dates", "sft-lr1e-5", "general"),
+    _comparison("qwen_tied_dates_sdft_mix", QWEN_TIED, "dates", MIX, "task"),
+    _comparison("qwen_tied_dates_sdft_mix_probe", QWEN_TIED, "dates", MIX, "general"),
+    *(
+        _comparison(
+            f"qwen_tied_science_{short}",
+            QWEN_TIED,
+            "science",
+            method,
+            "task",
+            seeds=seeds,
+            budget=QWEN_CPU_8_STEPS,
+            limits=QWEN_CPU_8_STEPS_LIMITS,
+        )
+        for short, method, seeds in (
+            ("base", "base", (None,)),
+            ("sft_lr1e5", "sft-lr1e-5", (0, 1)),
+            ("sdft_mix", MIX, (0, 1)),
+        )
+    ),
     # Qwen2.5-0.5B, tool use → science → dates (CPU 2 seeds; SFT at 2e-5 on the H200, one)
     _sequential("qwen_seq_sdft_mix_probe", QWEN, MIX, "general"),
     _sequential("qwen_seq_sdft_mix_tooluse", QWEN, MIX, "skill:tooluse"),
@@ -202,6 +226,7 @@ RELATIONS: tuple[tuple[str, str], ...] = (
     ("qwen_seq_dst_sft_lr1e5_acc", "qwen_seq_dst_sdft_mix_acc"),
     ("qwen_seq_sft_lr1e5_probe", "qwen_seq_sft_probe"),  # 1e-5 kept more than 2e-5 and 5e-6
     ("qwen_seq_sft_lr1e5_probe", "qwen_seq_sft_lr5e6_probe"),
+    ("qwen_tied_science_sft_lr1e5", "qwen_tied_science_sdft_mix"),  # as published: SDFT learned no science
     ("smollm_dates_ema_probe", "smollm_dates_live_probe"),  # the live teacher lost the most of the probe
     ("qwen_cpu_dates_ema_probe", "qwen_cpu_dates_live_probe"),
     ("qwen_cpu_tooluse_ema_probe", "qwen_cpu_tooluse_live_probe"),
@@ -219,6 +244,10 @@ NOT_BELOW: tuple[tuple[str, str, int], ...] = (
     ("qwen_tooluse_sft_lr1e5", "qwen_tooluse_sft", 2),
     ("qwen_cpu_tooluse_sdft_mix", "qwen_tooluse_sdft_mix", 2),  # "learned as on the H200"
     ("qwen_tooluse_sdft_mix", "qwen_cpu_tooluse_sdft_mix", 2),
+    ("qwen_tied_dates_sdft_mix", "qwen_tied_dates_sft_lr1e5", 5),  # as published, "nearly as SFT at 1e-5"
+    ("qwen_tied_dates_sdft_mix_probe", "qwen_tied_dates_sft_lr1e5_probe", 5),
+    ("qwen_tied_science_sft_lr1e5", "qwen_tied_science_base", 0),  # SFT "stayed at the base's" science
+    ("qwen_tied_science_base", "qwen_tied_science_sft_lr1e5", 0),
     ("smollm_dates_sft_lr1e5", "smollm_dates_sft", 5),  # at 135M "about as much of single skills"
     ("smollm_dates_sft", "smollm_dates_sft_lr1e5", 5),
     ("smollm_science_sft_lr1e5", "smollm_science_sft", 5),

@@ -36,6 +36,12 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT shows wha
   expect(note).toHaveTextContent(
     "With dates first SDFT kept 37 % of the probe at 31 % average accuracy (2 seeds), SFT 63 % at 58 % (2 seeds).",
   );
+  expect(note).toHaveTextContent(
+    "These Qwen2.5-0.5B runs used our first conversion of its weights, whose output head was a second copy of the " +
+      "embedding (630M parameters, not 494M). On the published weights (2 seeds each, CPU) SDFT learned dates nearly as " +
+      "SFT at 1e-5 did (95 % against 99 %, probe 61 % against 64 %, base 87 %) and, in 8 steps, no science: 0 % (its " +
+      "answers never reached the answer tag, often one sentence repeated), where SFT stayed at the base's 20 %.",
+  );
   // The hint that describes the teacher select (toHaveTextContent reads the no-break spaces as spaces).
   const teacherHint = document.getElementById(screen.getByLabelText("Teacher").getAttribute("aria-describedby") ?? "");
   expect(teacherHint).toHaveTextContent(

@@ -171,7 +171,14 @@ export function QueueJobForm({
           With dates first SDFT kept {pct("qwen_seq_dst_sdft_mix_general")} of the probe at{" "}
           {pct("qwen_seq_dst_sdft_mix_acc")} average accuracy ({seedCount("qwen_seq_dst_sdft_mix_general")}), SFT{" "}
           {pct("qwen_seq_dst_sft_lr1e5_general")} at {pct("qwen_seq_dst_sft_lr1e5_acc")} (
-          {seedCount("qwen_seq_dst_sft_lr1e5_general")}).
+          {seedCount("qwen_seq_dst_sft_lr1e5_general")}). These Qwen2.5-0.5B runs used our first conversion of its
+          weights, whose output head was a second copy of the embedding (630M parameters, not 494M). On the published
+          weights ({seedCount("qwen_tied_dates_sdft_mix")} each, CPU) SDFT learned dates nearly as SFT at 1e-5 did (
+          {pct("qwen_tied_dates_sdft_mix")} against {pct("qwen_tied_dates_sft_lr1e5")}, probe{" "}
+          {pct("qwen_tied_dates_sdft_mix_probe")} against {pct("qwen_tied_dates_sft_lr1e5_probe")}, base{" "}
+          {pct("qwen_tied_dates_base_probe")}) and, in 8 steps, no science: {pct("qwen_tied_science_sdft_mix")} (its
+          answers never reached the answer tag, often one sentence repeated), where SFT stayed at the base's{" "}
+          {pct("qwen_tied_science_sft_lr1e5")}.
           The paper's advantage was measured at 7B: compare both methods on your model with the regression matrix, and check
           the dataset's pre-flight report first.
         </p>
