@@ -182,6 +182,14 @@ CLAIMS: tuple[Claim, ...] = (
             ("sdft_mix", MIX, (0, 1)),
         )
     ),
+    # ... and tool use → science → dates (CPU, one seed each)
+    *(
+        _sequential(
+            f"qwen_tied_seq_{short}_{metric.removeprefix('skill:')}", QWEN_TIED, method, metric, seeds=(0,)
+        )
+        for short, method in (("sft_lr1e5", "sft-lr1e-5"), ("sdft_mix", MIX))
+        for metric in ("general", "skill:tooluse", "skill:science", "skill:dates")
+    ),
     # Qwen2.5-0.5B, tool use → science → dates (CPU 2 seeds; SFT at 2e-5 on the H200, one)
     _sequential("qwen_seq_sdft_mix_probe", QWEN, MIX, "general"),
     _sequential("qwen_seq_sdft_mix_tooluse", QWEN, MIX, "skill:tooluse"),
@@ -227,6 +235,10 @@ RELATIONS: tuple[tuple[str, str], ...] = (
     ("qwen_seq_sft_lr1e5_probe", "qwen_seq_sft_probe"),  # 1e-5 kept more than 2e-5 and 5e-6
     ("qwen_seq_sft_lr1e5_probe", "qwen_seq_sft_lr5e6_probe"),
     ("qwen_tied_science_sft_lr1e5", "qwen_tied_science_sdft_mix"),  # as published: SDFT learned no science
+    *(  # ... and SFT at 1e-5 kept more and ended higher on every skill in a row
+        (f"qwen_tied_seq_sft_lr1e5_{metric}", f"qwen_tied_seq_sdft_mix_{metric}")
+        for metric in ("general", "tooluse", "science", "dates")
+    ),
     ("smollm_dates_ema_probe", "smollm_dates_live_probe"),  # the live teacher lost the most of the probe
     ("qwen_cpu_dates_ema_probe", "qwen_cpu_dates_live_probe"),
     ("qwen_cpu_tooluse_ema_probe", "qwen_cpu_tooluse_live_probe"),

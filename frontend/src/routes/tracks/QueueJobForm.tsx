@@ -178,7 +178,12 @@ export function QueueJobForm({
           {pct("qwen_tied_dates_sdft_mix_probe")} against {pct("qwen_tied_dates_sft_lr1e5_probe")}, base{" "}
           {pct("qwen_tied_dates_base_probe")}) and, in 8 steps, no science: {pct("qwen_tied_science_sdft_mix")} (its
           answers never reached the answer tag, often one sentence repeated), where SFT stayed at the base's{" "}
-          {pct("qwen_tied_science_sft_lr1e5")}.
+          {pct("qwen_tied_science_sft_lr1e5")}. Three skills in a row on them ({seedCount("qwen_tied_seq_sdft_mix_general")}{" "}
+          each), SDFT kept {pct("qwen_tied_seq_sdft_mix_general")} of the probe and ended at{" "}
+          {value("qwen_tied_seq_sdft_mix_tooluse")} / {value("qwen_tied_seq_sdft_mix_science")} /{" "}
+          {pct("qwen_tied_seq_sdft_mix_dates")}, SFT at 1e-5 kept {pct("qwen_tied_seq_sft_lr1e5_general")} and ended at{" "}
+          {value("qwen_tied_seq_sft_lr1e5_tooluse")} / {value("qwen_tied_seq_sft_lr1e5_science")} /{" "}
+          {pct("qwen_tied_seq_sft_lr1e5_dates")}.
           The paper's advantage was measured at 7B: compare both methods on your model with the regression matrix, and check
           the dataset's pre-flight report first.
         </p>
