@@ -150,43 +150,57 @@ export function QueueJobForm({
       {method === "sdft" && (
         // What our own benchmark measured: users choosing SDFT should know. The numbers come from the results
         // files (lib/measured); the wording's directions are checked against them by tests/bench/test_learning_claims.py.
-        <p className="notice warn small" role="note" aria-label="What we measured">
-          Measured (bench/results/learning.md, {seedCount("smollm_dates_sft")}): on SmolLM2-135M SFT learned more than
-          SDFT on every skill (dates {pct("smollm_dates_sft")} against {pct("smollm_dates_sdft")}) and kept more of the
-          general probe ({pct("smollm_dates_sft_probe")} against {pct("smollm_dates_sdft_probe")}). On Qwen2.5-0.5B SDFT with
-          its defaults (a quarter of general prompts from 0.3B parameters) learned dates as SFT did ({pct("qwen_dates_sdft_mix")})
-          and kept {pct("qwen_dates_sdft_mix_probe")} of the general probe against {pct("qwen_dates_sft_probe")} for SFT at
-          2e-5 (base {pct("qwen_dates_base_probe")}), but SFT at lr 5e-6 kept {pct("qwen_dates_sft_lr5e6_probe")}; on tool
-          use SFT reached {pct("qwen_tooluse_sft")} ({pct("qwen_tooluse_sft_lr1e5")} at 1e-5, its default from 0.3B), SDFT{" "}
-          {pct("qwen_tooluse_sdft_mix")} (base {pct("qwen_tooluse_base")}); on the CPU SDFT learned as much (
-          {pct("qwen_cpu_tooluse_sdft_mix")}) and kept {pct("qwen_cpu_tooluse_sdft_mix_probe")} of the general probe (
-          {perSeed("qwen_cpu_tooluse_sdft_mix_probe")}) against {pct("qwen_tooluse_sft_lr1e5_probe")} for SFT at 1e-5 (base{" "}
-          {pct("qwen_cpu_tooluse_base_probe")}). Learning three skills in a row at 0.5B (
-          {seedCount("qwen_seq_sdft_mix_probe")} each), SDFT kept {pct("qwen_seq_sdft_mix_probe")} of the probe (
-          {perSeed("qwen_seq_sdft_mix_probe")}) and learned {value("qwen_seq_sdft_mix_tooluse")} /{" "}
-          {value("qwen_seq_sdft_mix_science")} / {pct("qwen_seq_sdft_mix_dates")} of the skills; SFT at
-          1e-5, its default from 0.3B, kept {pct("qwen_seq_sft_lr1e5_probe")} and learned{" "}
-          {value("qwen_seq_sft_lr1e5_tooluse")} / {value("qwen_seq_sft_lr1e5_science")} /{" "}
-          {pct("qwen_seq_sft_lr1e5_dates")} (at 2e-5 it kept {pct("qwen_seq_sft_probe")}, {seedCount("qwen_seq_sft_probe")}).
-          With dates first SDFT kept {pct("qwen_seq_dst_sdft_mix_general")} of the probe at{" "}
-          {pct("qwen_seq_dst_sdft_mix_acc")} average accuracy ({seedCount("qwen_seq_dst_sdft_mix_general")}), SFT{" "}
-          {pct("qwen_seq_dst_sft_lr1e5_general")} at {pct("qwen_seq_dst_sft_lr1e5_acc")} (
-          {seedCount("qwen_seq_dst_sft_lr1e5_general")}). These Qwen2.5-0.5B runs used our first conversion of its
-          weights, whose output head was a second copy of the embedding (630M parameters, not 494M). On the published
-          weights ({seedCount("qwen_tied_dates_sdft_mix")} each, CPU) SDFT learned dates nearly as SFT at 1e-5 did (
-          {pct("qwen_tied_dates_sdft_mix")} against {pct("qwen_tied_dates_sft_lr1e5")}, probe{" "}
-          {pct("qwen_tied_dates_sdft_mix_probe")} against {pct("qwen_tied_dates_sft_lr1e5_probe")}, base{" "}
-          {pct("qwen_tied_dates_base_probe")}) and, in 8 steps, no science: {pct("qwen_tied_science_sdft_mix")} (its
-          answers never reached the answer tag, often one sentence repeated), where SFT stayed at the base's{" "}
-          {pct("qwen_tied_science_sft_lr1e5")}. Three skills in a row on them ({seedCount("qwen_tied_seq_sdft_mix_general")}{" "}
-          each), SDFT kept {pct("qwen_tied_seq_sdft_mix_general")} of the probe and ended at{" "}
-          {value("qwen_tied_seq_sdft_mix_tooluse")} / {value("qwen_tied_seq_sdft_mix_science")} /{" "}
-          {pct("qwen_tied_seq_sdft_mix_dates")}, SFT at 1e-5 kept {pct("qwen_tied_seq_sft_lr1e5_general")} and ended at{" "}
-          {value("qwen_tied_seq_sft_lr1e5_tooluse")} / {value("qwen_tied_seq_sft_lr1e5_science")} /{" "}
-          {pct("qwen_tied_seq_sft_lr1e5_dates")}.
-          The paper's advantage was measured at 7B: compare both methods on your model with the regression matrix, and check
-          the dataset's pre-flight report first.
-        </p>
+        <div className="notice warn small measured" role="note" aria-label="What we measured">
+          <p>
+            <strong>Measured</strong> (bench/results/learning.md, {seedCount("smollm_dates_sft")} unless stated). The
+            paper's advantage was measured at 7B: compare both methods on your model with the regression matrix, and check
+            the dataset's pre-flight report first.
+          </p>
+          <ul>
+            <li>
+              <strong>SmolLM2-135M:</strong> SFT learned more than SDFT on every skill (dates {pct("smollm_dates_sft")}{" "}
+              against {pct("smollm_dates_sdft")}) and kept more of the general probe ({pct("smollm_dates_sft_probe")} against{" "}
+              {pct("smollm_dates_sdft_probe")}).
+            </li>
+            <li>
+              <strong>Qwen2.5-0.5B, one skill:</strong> SDFT with its defaults (a quarter of general prompts from 0.3B
+              parameters) learned dates as SFT did ({pct("qwen_dates_sdft_mix")}) and kept {pct("qwen_dates_sdft_mix_probe")}{" "}
+              of the general probe against {pct("qwen_dates_sft_probe")} for SFT at 2e-5 (base {pct("qwen_dates_base_probe")}),
+              but SFT at lr 5e-6 kept {pct("qwen_dates_sft_lr5e6_probe")}; on tool use SFT reached {pct("qwen_tooluse_sft")} (
+              {pct("qwen_tooluse_sft_lr1e5")} at 1e-5, its default from 0.3B), SDFT {pct("qwen_tooluse_sdft_mix")} (base{" "}
+              {pct("qwen_tooluse_base")}); on the CPU SDFT learned as much ({pct("qwen_cpu_tooluse_sdft_mix")}) and kept{" "}
+              {pct("qwen_cpu_tooluse_sdft_mix_probe")} of the general probe ({perSeed("qwen_cpu_tooluse_sdft_mix_probe")})
+              against {pct("qwen_tooluse_sft_lr1e5_probe")} for SFT at 1e-5 (base {pct("qwen_cpu_tooluse_base_probe")}).
+            </li>
+            <li>
+              <strong>Qwen2.5-0.5B, three skills in a row</strong> ({seedCount("qwen_seq_sdft_mix_probe")} each): SDFT kept{" "}
+              {pct("qwen_seq_sdft_mix_probe")} of the probe ({perSeed("qwen_seq_sdft_mix_probe")}) and learned{" "}
+              {value("qwen_seq_sdft_mix_tooluse")} / {value("qwen_seq_sdft_mix_science")} / {pct("qwen_seq_sdft_mix_dates")}{" "}
+              of the skills; SFT at 1e-5, its default from 0.3B, kept {pct("qwen_seq_sft_lr1e5_probe")} and learned{" "}
+              {value("qwen_seq_sft_lr1e5_tooluse")} / {value("qwen_seq_sft_lr1e5_science")} /{" "}
+              {pct("qwen_seq_sft_lr1e5_dates")} (at 2e-5 it kept {pct("qwen_seq_sft_probe")}, {seedCount("qwen_seq_sft_probe")}).
+              With dates first SDFT kept {pct("qwen_seq_dst_sdft_mix_general")} of the probe at{" "}
+              {pct("qwen_seq_dst_sdft_mix_acc")} average accuracy ({seedCount("qwen_seq_dst_sdft_mix_general")}), SFT{" "}
+              {pct("qwen_seq_dst_sft_lr1e5_general")} at {pct("qwen_seq_dst_sft_lr1e5_acc")} (
+              {seedCount("qwen_seq_dst_sft_lr1e5_general")}).
+            </li>
+            <li>
+              <strong>Qwen2.5-0.5B as published:</strong> the runs above used our first conversion of its weights, whose
+              output head was a second copy of the embedding (630M parameters, not 494M). On the published weights (
+              {seedCount("qwen_tied_dates_sdft_mix")} each, CPU) SDFT learned dates nearly as SFT at 1e-5 did (
+              {pct("qwen_tied_dates_sdft_mix")} against {pct("qwen_tied_dates_sft_lr1e5")}, probe{" "}
+              {pct("qwen_tied_dates_sdft_mix_probe")} against {pct("qwen_tied_dates_sft_lr1e5_probe")}, base{" "}
+              {pct("qwen_tied_dates_base_probe")}) and, in 8 steps, no science: {pct("qwen_tied_science_sdft_mix")} (its
+              answers never reached the answer tag, often one sentence repeated), where SFT stayed at the base's{" "}
+              {pct("qwen_tied_science_sft_lr1e5")}. Three skills in a row ({seedCount("qwen_tied_seq_sdft_mix_general")}{" "}
+              each): SDFT kept {pct("qwen_tied_seq_sdft_mix_general")} of the probe and ended at{" "}
+              {value("qwen_tied_seq_sdft_mix_tooluse")} / {value("qwen_tied_seq_sdft_mix_science")} /{" "}
+              {pct("qwen_tied_seq_sdft_mix_dates")}, SFT at 1e-5 kept {pct("qwen_tied_seq_sft_lr1e5_general")} and ended
+              at {value("qwen_tied_seq_sft_lr1e5_tooluse")} / {value("qwen_tied_seq_sft_lr1e5_science")} /{" "}
+              {pct("qwen_tied_seq_sft_lr1e5_dates")}.
+            </li>
+          </ul>
+        </div>
       )}
       {method === "sft" && (
         // The learning rate decided how much SFT learned and forgot in our benchmark, differently by size:
