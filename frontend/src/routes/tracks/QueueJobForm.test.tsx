@@ -63,7 +63,7 @@ test("choosing SDFT shows what our benchmark measured against SFT; SFT shows wha
   const teacherHint = document.getElementById(screen.getByLabelText("Teacher").getAttribute("aria-describedby") ?? "");
   expect(teacherHint).toHaveTextContent(
     "ema is the default (the paper's). Measured with the paper's other settings (2 seeds each): frozen kept the general " +
-      "probe as ema did (Qwen2.5-0.5B dates 57 % against 60 %, tool use 87 % against 87 %, science 32 % against 30 %), " +
+      "probe as ema did (Qwen2.5-0.5B, first conversion: dates 57 % against 60 %, tool use 87 % against 87 %, science 32 % against 30 %), " +
       "live lost the most of it (dates 0 %, tool use 72 %, science 7 %; SmolLM2-135M dates 7 % against 33 %)",
   );
   await userEvent.click(screen.getByDisplayValue("sft"));

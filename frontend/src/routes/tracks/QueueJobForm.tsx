@@ -226,7 +226,7 @@ export function QueueJobForm({
             label="Teacher"
             hint={
               `ema is the default (the paper's). Measured with the paper's other settings (${seedCount("qwen_cpu_dates_ema_probe")} ` +
-              `each): frozen kept the general probe as ema did (Qwen2.5-0.5B dates ${pct("qwen_cpu_dates_frozen_probe")} against ` +
+              `each): frozen kept the general probe as ema did (Qwen2.5-0.5B, first conversion: dates ${pct("qwen_cpu_dates_frozen_probe")} against ` +
               `${pct("qwen_cpu_dates_ema_probe")}, tool use ${pct("qwen_cpu_tooluse_frozen_probe")} against ` +
               `${pct("qwen_cpu_tooluse_ema_probe")}, science ${pct("qwen_cpu_science_frozen_probe")} against ` +
               `${pct("qwen_cpu_science_ema_probe")}), live lost the most of it (dates ${pct("qwen_cpu_dates_live_probe")}, tool use ` +
