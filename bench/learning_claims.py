@@ -87,8 +87,8 @@ def _sequential(
     )
 
 
-# Every Qwen2.5-0.5B claim rests on runs of its conversion before the head was tied to the embedding
-# (worker/sdft/models.py, 2026-12-06), keyed "qwen2.5-0.5b-untied" since.
+# QWEN and QWEN_GPU claims rest on runs of the conversion before the head was tied to the embedding
+# (worker/sdft/models.py, 2026-12-06), keyed "qwen2.5-0.5b-untied" since; QWEN_TIED ones on runs after.
 QWEN, QWEN_GPU, SMOLLM = "qwen2.5-0.5b-untied", "qwen2.5-0.5b-untied@cuda/bfloat16", "smollm2-135m"
 QWEN_TIED = "qwen2.5-0.5b"  # the published weights: head and embedding one tensor (CPU runs)
 MIX = "sdft-format-skip0-mix25"  # SDFT's defaults from 0.3B parameters
